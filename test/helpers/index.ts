@@ -1,0 +1,56 @@
+// Shared test helpers: temporary directories that clean themselves up, and a busybox root filesystem.
+import { execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A fresh directory under /tmp (or `base`), removed by the returned cleanup. */
+export function tempDir(prefix = 'berth-test-', base = tmpdir()): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(base, prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export const BUSYBOX = '/bin/busybox';
+
+/** Writes a minimal root filesystem with the host's busybox-static and its applet links into `dir`. */
+export function makeBusyboxRootfs(dir: string): void {
+  if (!existsSync(BUSYBOX))
+    throw new Error('busybox-static is not installed (apt-get install busybox-static)');
+  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'root', 'var', 'usr/bin', 'usr/sbin', 'sbin']) {
+    mkdirSync(join(dir, d), { recursive: true });
+  }
+  copyFileSync(BUSYBOX, join(dir, 'bin/busybox'));
+  execFileSync('chmod', ['0755', join(dir, 'bin/busybox')]);
+  const applets = execFileSync(BUSYBOX, ['--list']).toString().trim().split('\n');
+  for (const applet of applets) {
+    const link = join(dir, 'bin', applet);
+    if (applet !== 'busybox' && !existsSync(link)) symlinkSync('busybox', link);
+  }
+  writeFileSync(
+    join(dir, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  );
+  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** True when a command is on PATH. */
+export function haveCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
