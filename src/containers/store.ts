@@ -1,0 +1,98 @@
+// The in-memory index of container records, backed by one JSON file per container.
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { badRequest, conflict, notFound, writeJsonAtomic } from '../util/index.js';
+import type { ContainerRecord } from './record.js';
+
+export const RECORD_FILE = 'container.json';
+
+export class ContainerStore {
+  private readonly byId = new Map<string, ContainerRecord>();
+  private readonly byName = new Map<string, string>();
+
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  /** Loads every record on disk; a directory without a readable record is half-created and returned for cleanup. */
+  async load(): Promise<{ broken: string[] }> {
+    await mkdir(this.root, { recursive: true });
+    const broken: string[] = [];
+    for (const id of await readdir(this.root)) {
+      try {
+        const record = JSON.parse(
+          await readFile(join(this.root, id, RECORD_FILE), 'utf8'),
+        ) as ContainerRecord;
+        this.byId.set(record.Id, record);
+        this.byName.set(record.Name, record.Id);
+      } catch {
+        broken.push(id);
+      }
+    }
+    return { broken };
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.byId.values()];
+  }
+
+  /** Docker's lookup order: full ID, exact name, then a unique ID prefix. */
+  find(ref: string): ContainerRecord | undefined {
+    const name = ref.replace(/^\//, '');
+    const exact = this.byId.get(ref) ?? this.byId.get(this.byName.get(name) ?? '');
+    if (exact) return exact;
+    if (!/^[a-f0-9]+$/.test(ref)) return undefined;
+    const matches = [...this.byId.keys()].filter((id) => id.startsWith(ref));
+    if (matches.length > 1) throw badRequest(`multiple IDs found with provided prefix: ${ref}`);
+    return matches.length === 1 ? this.byId.get(matches[0]!) : undefined;
+  }
+
+  get(ref: string): ContainerRecord {
+    const record = ref ? this.find(ref) : undefined;
+    if (!record) throw notFound(`No such container: ${ref}`);
+    return record;
+  }
+
+  nameTaken(name: string): string | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Reserves the name for the record and writes it; 409 when the name is in use. */
+  async add(record: ContainerRecord): Promise<void> {
+    const holder = this.byName.get(record.Name);
+    if (holder && holder !== record.Id) {
+      throw conflict(
+        `Conflict. The container name "/${record.Name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    this.byId.set(record.Id, record);
+    this.byName.set(record.Name, record.Id);
+    await this.save(record);
+  }
+
+  async save(record: ContainerRecord): Promise<void> {
+    await writeJsonAtomic(join(this.dir(record.Id), RECORD_FILE), record);
+  }
+
+  async rename(record: ContainerRecord, newName: string): Promise<void> {
+    const holder = this.byName.get(newName);
+    if (holder && holder !== record.Id) {
+      throw conflict(
+        `Conflict. The container name "/${newName}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    this.byName.delete(record.Name);
+    record.Name = newName;
+    this.byName.set(newName, record.Id);
+    await this.save(record);
+  }
+
+  /** Forgets the record and removes its directory (the caller has unmounted everything). */
+  async remove(record: ContainerRecord): Promise<void> {
+    this.byId.delete(record.Id);
+    if (this.byName.get(record.Name) === record.Id) this.byName.delete(record.Name);
+    await rm(this.dir(record.Id), { recursive: true, force: true });
+  }
+}
