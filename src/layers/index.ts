@@ -1,0 +1,8 @@
+// Layers: apply (tar → directory), diff (directory → tar), chain IDs, the layer store and overlay snapshots.
+export { type ApplyResult, applyLayer } from './apply.js';
+export { chainId, chainIds } from './chain.js';
+export { type Compression, decompress, detectCompression } from './compression.js';
+export { type TarOptions, type TarResult, tarDirectory } from './diff.js';
+export { cleanEntryName } from './safe-path.js';
+export { mountOverlay, unmount } from './snapshots.js';
+export { type LayerInfo, LayerStore } from './store.js';
