@@ -37,6 +37,8 @@ export interface ApplyResult {
   diffId: string;
   /** Bytes of regular file content written. */
   size: number;
+  /** Bytes of the uncompressed tar stream. */
+  tarSize: number;
   compression: Compression;
 }
 
@@ -245,7 +247,7 @@ export async function applyLayer(source: Readable, dest: string): Promise<ApplyR
   await applyXattrs(dest, xattrs);
   // Directory mtimes last, deepest first, because creating children changes them.
   for (const d of dirTimes.reverse()) utimesSync(abs(d.rel), d.mtime, d.mtime);
-  return { diffId: hasher.digest(), size, compression };
+  return { diffId: hasher.digest(), size, tarSize: hasher.size, compression };
 }
 
 function lstatSafe(path: string): import('node:fs').Stats | undefined {

@@ -33,9 +33,18 @@ export async function peek(source: Readable, n: number): Promise<Buffer> {
         source.off('end', onEnd);
         source.off('error', onError);
       };
-      const onReadable = () => (cleanup(), resolve(false));
-      const onEnd = () => (cleanup(), resolve(true));
-      const onError = (e: Error) => (cleanup(), reject(e));
+      const onReadable = () => {
+        cleanup();
+        resolve(false);
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(true);
+      };
+      const onError = (e: Error) => {
+        cleanup();
+        reject(e);
+      };
       source.on('readable', onReadable);
       source.on('end', onEnd);
       source.on('error', onError);

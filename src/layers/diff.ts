@@ -73,7 +73,9 @@ export function tarDirectory(
 }
 
 async function readXattrs(dir: string): Promise<Map<string, Record<string, string>>> {
-  const res = await run('getfattr', ['-R', '-P', '-d', '-e', 'hex', '-m', XATTR_PATTERN, '.'], { cwd: dir });
+  const res = await run('getfattr', ['-R', '-P', '-h', '-d', '-e', 'hex', '-m', XATTR_PATTERN, '.'], {
+    cwd: dir,
+  });
   if (res.code !== 0 && !res.stdout) {
     if (/not found|ENOENT/.test(res.stderr)) return new Map();
     throw internal(

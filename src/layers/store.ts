@@ -18,6 +18,8 @@ export interface LayerInfo {
   parent: string | null;
   /** Bytes of file content in this layer alone. */
   size: number;
+  /** Size of the uncompressed layer tar (its diffID's content). */
+  tarSize: number;
   /** Absolute path of the unpacked directory. */
   diffDir: string;
   /** Short link name under l/. */
@@ -25,6 +27,13 @@ export interface LayerInfo {
 }
 
 const EMPTY = 'empty';
+
+interface Staged {
+  tmp: string;
+  diffId: string;
+  size: number;
+  tarSize: number;
+}
 
 export class LayerStore {
   readonly root: string;
@@ -74,6 +83,7 @@ export class LayerStore {
       diffId: await read('diffID'),
       parent: parent || null,
       size: Number(await read('size')),
+      tarSize: Number(await read('tarSize').catch(() => '-1')),
       diffDir: join(dir, 'diff'),
       short: await read('link'),
     };
@@ -149,12 +159,12 @@ export class LayerStore {
     return this.commit(staged, parent);
   }
 
-  private async stage(source: Readable): Promise<{ tmp: string; diffId: string; size: number }> {
+  private async stage(source: Readable): Promise<Staged> {
     const tmp = join(this.layersDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true });
     try {
       const r = await applyLayer(source, join(tmp, 'diff'));
-      return { tmp, diffId: r.diffId, size: r.size };
+      return { tmp, diffId: r.diffId, size: r.size, tarSize: r.tarSize };
     } catch (err) {
       source.destroy();
       await rm(tmp, { recursive: true, force: true });
@@ -162,10 +172,7 @@ export class LayerStore {
     }
   }
 
-  private async commit(
-    staged: { tmp: string; diffId: string; size: number },
-    parent: string | null,
-  ): Promise<LayerInfo> {
+  private async commit(staged: Staged, parent: string | null): Promise<LayerInfo> {
     const chainId = computeChainId(parent, staged.diffId);
     const have = this.cache.get(chainId);
     if (have) {
@@ -176,6 +183,7 @@ export class LayerStore {
     const short = randomBytes(8).toString('base64url').replace(/[-_]/g, 'x').slice(0, 10).toUpperCase();
     await writeFileAtomic(join(staged.tmp, 'diffID'), staged.diffId);
     await writeFileAtomic(join(staged.tmp, 'size'), String(staged.size));
+    await writeFileAtomic(join(staged.tmp, 'tarSize'), String(staged.tarSize));
     await writeFileAtomic(join(staged.tmp, 'parent'), parent ?? '');
     await writeFileAtomic(join(staged.tmp, 'link'), short);
     const final = join(this.layersDir, hex);
@@ -186,6 +194,7 @@ export class LayerStore {
       chainId,
       diffId: staged.diffId,
       parent,
+      tarSize: staged.tarSize,
       size: staged.size,
       diffDir: join(final, 'diff'),
       short,
