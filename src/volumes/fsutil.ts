@@ -1,0 +1,115 @@
+// Filesystem helpers for volumes: mount table lookups, mount/umount, copy-up, size walks, and resolving a
+// container path inside an image rootfs without letting its symlinks escape the rootfs.
+import { lstat, opendir, readFile, readlink } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { runChecked } from '../util/index.js';
+
+/** Mount points from /proc/self/mountinfo (field 5, octal escapes decoded). */
+export async function mountPoints(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4)
+      out.add(f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
+  }
+  return out;
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountPoints()).has(path);
+}
+
+/** Unmounts every mount stacked on `path`; throws if one stays (never delete through a live mount). */
+export async function unmountAll(path: string): Promise<void> {
+  for (let i = 0; i < 16 && (await isMountPoint(path)); i++) await runChecked('umount', [path]);
+  if (await isMountPoint(path)) throw new Error(`${path} is still mounted`);
+}
+
+/** True when `dir` has no entries (or does not exist). */
+export async function isEmptyDir(dir: string): Promise<boolean> {
+  try {
+    const d = await opendir(dir);
+    const first = await d.read();
+    await d.close();
+    return first === null;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Copies the content of `src` into the empty directory `dst`, and `src`'s own owner and mode onto `dst`:
+ * GNU cp -a keeps owners, modes, timestamps, symlinks, hard links and xattrs, streaming file data.
+ */
+export async function copyDirContents(src: string, dst: string): Promise<void> {
+  await runChecked('cp', ['-a', '--no-target-directory', `${src}/.`, dst]);
+}
+
+/** Apparent size of a tree in bytes, hard links counted once (as Docker's directory.Size). */
+export async function treeSize(root: string): Promise<number> {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let d: Awaited<ReturnType<typeof opendir>>;
+    try {
+      d = await opendir(dir);
+    } catch {
+      return;
+    }
+    for await (const ent of d) {
+      const p = posix.join(dir, ent.name);
+      let st: Awaited<ReturnType<typeof lstat>>;
+      try {
+        st = await lstat(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      total += Number(st.size);
+    }
+  };
+  await walk(root);
+  return total;
+}
+
+/**
+ * Resolves container path `p` inside `root`, following symlinks as the container would see them (absolute
+ * targets restart at `root`, `..` never climbs above it). Returns the host path; it may not exist.
+ */
+export async function resolveInRoot(root: string, p: string): Promise<string> {
+  const pending = p.split('/').filter((s) => s !== '' && s !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const host = posix.join(root, ...done, part);
+    let st: Awaited<ReturnType<typeof lstat>> | undefined;
+    try {
+      st = await lstat(host);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isSymbolicLink()) {
+      if (++links > 40) throw new Error(`too many levels of symbolic links resolving ${p}`);
+      const target = await readlink(host);
+      if (target.startsWith('/')) done.length = 0;
+      pending.unshift(...target.split('/').filter((s) => s !== '' && s !== '.'));
+      continue;
+    }
+    done.push(part);
+  }
+  return posix.join(root, ...done);
+}
