@@ -1,0 +1,2 @@
+// Compose: the loader (files → canonical Project model) and, later, the reconcile engine.
+export * from './loader/index.js';

@@ -1,0 +1,16 @@
+export { parseDotenv, readDotenv } from './dotenv.js';
+export { formatPath, substitute, TemplateError } from './interpolate.js';
+export { loadProject } from './load.js';
+export {
+  imageName,
+  listImages,
+  listNetworks,
+  listProfiles,
+  listServices,
+  listVolumes,
+  toConfigObject,
+  toJson,
+  toYaml,
+} from './output.js';
+export { shellSplit } from './shellwords.js';
+export type * from './types.js';

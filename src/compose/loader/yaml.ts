@@ -1,0 +1,75 @@
+// Parses one Compose file: YAML 1.2 with anchors, aliases and `<<` merge keys, plus the Compose tags
+// `!reset` (drop the inherited value) and `!override` (replace it instead of merging).
+import { isMap, isScalar, isSeq, type Node, parseDocument, Scalar, visit } from 'yaml';
+import { badRequest } from '../../util/index.js';
+
+/** `!reset`: the merged value is removed. */
+export class ResetTag {
+  readonly value: unknown = null;
+}
+/** `!override`: the merged value is replaced by `value` wholesale. */
+export class OverrideTag {
+  constructor(public value: unknown) {}
+}
+
+const RESET = '\u0000compose-reset';
+const OVERRIDE = '\u0000compose-override';
+
+export function parseComposeYaml(text: string, file: string): Record<string, unknown> {
+  const doc = parseDocument(text, { merge: true, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e?.linePos?.[0];
+    throw badRequest(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: yaml: ${e?.message.split('\n')[0]}`);
+  }
+  // Turn the tags into sentinels the plain-JS conversion keeps, then into marker objects.
+  visit(doc, {
+    Node(_key, node) {
+      const n = node as Node & { tag?: string };
+      if (n.tag === '!reset') {
+        return new Scalar(RESET);
+      }
+      if (n.tag === '!override') {
+        n.tag = undefined;
+        if (isMap(n)) n.set(OVERRIDE, true);
+        else if (isSeq(n)) n.items.unshift(new Scalar(OVERRIDE));
+      }
+      return undefined;
+    },
+  });
+  const js = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  if (js === null || js === undefined) throw badRequest(`${file}: empty compose file`);
+  if (typeof js !== 'object' || Array.isArray(js))
+    throw badRequest(`${file}: top-level object must be a mapping`);
+  return toMarkers(js) as Record<string, unknown>;
+}
+
+function toMarkers(v: unknown): unknown {
+  if (v === RESET) return new ResetTag();
+  if (Array.isArray(v)) {
+    if (v[0] === OVERRIDE) return new OverrideTag(v.slice(1).map(toMarkers));
+    return v.map(toMarkers);
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(o)) if (k !== OVERRIDE) out[k] = toMarkers(val);
+    return OVERRIDE in o ? new OverrideTag(out) : out;
+  }
+  return v;
+}
+
+/** The tree with markers replaced by what they carry (what the schema sees). */
+export function stripMarkers(v: unknown): unknown {
+  if (v instanceof ResetTag) return null;
+  if (v instanceof OverrideTag) return stripMarkers(v.value);
+  if (Array.isArray(v)) return v.map(stripMarkers);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(v)) out[k] = stripMarkers(val);
+    return out;
+  }
+  return v;
+}
+
+export { isScalar };
