@@ -1,0 +1,583 @@
+// The container runtime driver: runc (or crun) under conmon. conmon holds each container's stdio,
+// writes its log and exit code and serves attach, so containers outlive the daemon; runc's state
+// directory plus the files in the container dir are all a restarted daemon needs to re-adopt them.
+import { existsSync, constants as fsConstants, readFileSync, watch } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, type Readable, Writable } from 'node:stream';
+import { SeqpacketSocket } from 'node-unix-socket';
+import { badRequest, conflict, internal, notFound, randomId, run, writeFileAtomic } from '../util/index.js';
+import { RuntimeError, runtimeError, signalStart, spawnConmon } from './conmon.js';
+import type { OciProcess, OciSpec } from './oci.js';
+import { type ContainerPaths, containerPaths } from './paths.js';
+import { serializeSpec } from './spec.js';
+
+export type RuntimeName = 'runc' | 'crun';
+
+/** `runc state` output. */
+export interface RuntimeState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  rootfs?: string;
+  created: string;
+}
+
+export interface RuntimeOptions {
+  /** 'runc' (default), 'crun', or a path to an OCI runtime binary. */
+  runtime?: string;
+  /** The runtime's state root (`--root`); keeps our containers apart from docker's and podman's. */
+  stateRoot?: string;
+}
+
+export interface CreateOptions {
+  id: string;
+  /** The container directory; see containerPaths() for its layout. */
+  dir: string;
+  spec: OciSpec;
+  tty?: boolean;
+  /** Keep a stdin pipe that attach clients write to. */
+  openStdin?: boolean;
+  /** Docker's StdinOnce: close the container's stdin when the first attached client detaches. */
+  stdinOnce?: boolean;
+  name?: string;
+  /** Rotate the log when it exceeds this many bytes (conmon truncates it). */
+  logSizeMax?: number;
+}
+
+export interface ExitInfo {
+  exitCode: number;
+  /** When conmon recorded the exit (the exit file's mtime). */
+  finishedAt: Date;
+  oomKilled: boolean;
+}
+
+export interface AttachStreams {
+  /** Present when the container was created with openStdin; end() closes the container's stdin. */
+  stdin: Writable;
+  stdout: Readable;
+  /** Empty for TTY containers (a terminal has one output stream). */
+  stderr: Readable;
+  /** Disconnects without touching the container. */
+  close(): void;
+}
+
+export interface ExecOptions {
+  tty?: boolean;
+  stdin?: boolean;
+  /** Do not attach: run in the background; exit code still available from wait(). */
+  detach?: boolean;
+}
+
+export interface ExecHandle {
+  id: string;
+  pid: number;
+  stdin?: Writable;
+  stdout?: Readable;
+  stderr?: Readable;
+  /** The exit code (126/127 map as Docker's); resolves after the output streams have ended. */
+  wait(): Promise<number>;
+  resize(size: { height: number; width: number }): Promise<void>;
+}
+
+const SIGNALS = osConstants.signals as Record<string, number>;
+
+/** Parses "KILL", "SIGKILL", "9" into a signal number; throws 400 otherwise. */
+export function parseSignal(signal: string | number): number {
+  if (typeof signal === 'number') {
+    if (Number.isInteger(signal) && signal > 0 && signal < 65) return signal;
+    throw badRequest(`invalid signal: ${signal}`);
+  }
+  const s = signal.trim().toUpperCase();
+  if (/^\d+$/.test(s)) return parseSignal(Number(s));
+  const name = s.startsWith('SIG') ? s : `SIG${s}`;
+  const n = SIGNALS[name];
+  if (n === undefined) throw badRequest(`invalid signal: ${signal}`);
+  return n;
+}
+
+/** True when crun can run containers here (crun 1.8 refuses cgroup v1 hybrid setups). */
+export function crunUsable(): boolean {
+  if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) return false; // not pure cgroup v2
+  return findBinary('crun') !== undefined;
+}
+
+function findBinary(name: string): string | undefined {
+  if (name.includes('/')) return existsSync(name) ? name : undefined;
+  for (const dir of (
+    process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  ).split(':')) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** The runtime to use: `preferred` if it works here, else runc. Throws 500 if none is installed. */
+export function pickRuntime(preferred?: string): string {
+  if (preferred === 'crun' && !crunUsable()) {
+    // fall back silently only when nothing was asked for explicitly
+    throw badRequest('crun cannot run containers on this host (it needs cgroup v2); use runc');
+  }
+  const path = findBinary(preferred ?? 'runc');
+  if (!path) throw internal(`OCI runtime ${preferred ?? 'runc'} is not installed`);
+  return path;
+}
+
+export class OciRuntime {
+  readonly runtimePath: string;
+  readonly stateRoot: string;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.runtimePath = pickRuntime(options.runtime);
+    this.stateRoot = options.stateRoot ?? '/run/berth/runtime';
+  }
+
+  private runtimeArgs(): string[] {
+    return ['--root', this.stateRoot];
+  }
+
+  /** Runs `<runtime> --root R <args>`; returns stdout, throws with the runtime's message. */
+  private async runtime(args: string[], what: string): Promise<string> {
+    const result = await run(this.runtimePath, [...this.runtimeArgs(), ...args]);
+    if (result.code !== 0) {
+      const msg = (result.stderr || result.stdout).trim();
+      if (/does not exist|not found|no such file/i.test(msg) && !/exec/.test(what)) {
+        throw notFound(`No such container: ${args[args.length - 1]}`);
+      }
+      if (/not running|container not running|paused|is not paused|cannot (pause|resume)/i.test(msg)) {
+        throw conflict(`cannot ${what} container ${args[args.length - 1]}: ${msg}`);
+      }
+      throw internal(`${what} failed: ${msg}`);
+    }
+    return result.stdout;
+  }
+
+  private conmonArgs(
+    p: ContainerPaths,
+    cid: string,
+    uuid: string,
+    bundle: string,
+    opts: {
+      tty?: boolean;
+      stdin?: boolean;
+      leaveStdinOpen?: boolean;
+      logPath: string;
+      exitDir: string;
+      name?: string;
+    },
+  ): string[] {
+    const args = [
+      '--api-version',
+      '1',
+      '-c',
+      cid,
+      '-u',
+      uuid,
+      '-n',
+      opts.name ?? cid,
+      '-r',
+      this.runtimePath,
+      '-b',
+      bundle,
+      '-p',
+      join(bundle, 'pidfile'),
+      '-P',
+      join(bundle, 'conmon.pid'),
+      '-l',
+      `k8s-file:${opts.logPath}`,
+      '--exit-dir',
+      opts.exitDir,
+      '--full-attach',
+      '--socket-dir-path',
+      bundle,
+      '--log-level',
+      'error',
+      '--syslog',
+    ];
+    for (const a of this.runtimeArgs()) args.push('--runtime-arg', a);
+    args.push('--runtime-arg', '--log-format=json', '--runtime-arg', '--log', `--runtime-arg=${p.ociLog}`);
+    if (opts.tty) args.push('-t');
+    if (opts.stdin) args.push('-i');
+    if (opts.leaveStdinOpen) args.push('--leave-stdin-open');
+    return args;
+  }
+
+  /**
+   * Writes config.json and creates the container under a fresh conmon (state "created").
+   * Throws RuntimeError (400, exitCode 127/126) when the command cannot be found or executed.
+   */
+  async create(options: CreateOptions): Promise<{ pid: number; conmonPid: number }> {
+    const p = containerPaths(options.dir);
+    await mkdir(p.exitDir, { recursive: true });
+    await mkdir(p.persistDir, { recursive: true });
+    await rm(join(p.exitDir, options.id), { force: true });
+    await rm(join(p.persistDir, 'exit'), { force: true });
+    await rm(join(p.persistDir, 'oom'), { force: true });
+    await writeFile(p.ociLog, '');
+    await writeFileAtomic(
+      p.config,
+      serializeSpec({
+        ...options.spec,
+        process: { ...options.spec.process, terminal: options.tty === true },
+      }),
+    );
+    const args = this.conmonArgs(p, options.id, options.id, p.bundle, {
+      tty: options.tty,
+      stdin: options.openStdin,
+      leaveStdinOpen: options.openStdin && !options.stdinOnce,
+      logPath: p.log,
+      exitDir: p.exitDir,
+      name: options.name,
+    });
+    args.push('--persist-dir', p.persistDir);
+    if (options.logSizeMax && options.logSizeMax > 0) args.push('--log-size-max', String(options.logSizeMax));
+    const conmon = spawnConmon(args, false);
+    try {
+      await signalStart(conmon.startPipe);
+      const parentCode = await conmon.parentExited;
+      const msg = await conmon.sync.next();
+      if (!msg) throw internal(`conmon exited (status ${parentCode}) without reporting the container's pid`);
+      if (msg.data < 0) {
+        // conmon passes on the runtime's stderr; the runtime's JSON log has the cleaner message.
+        throw runtimeError((await lastRuntimeError(p.ociLog)) ?? msg.message ?? '');
+      }
+      const conmonPid = Number((await readFile(p.conmonPidFile, 'utf8').catch(() => '')).trim()) || 0;
+      return { pid: msg.data, conmonPid };
+    } catch (err) {
+      await run(this.runtimePath, [...this.runtimeArgs(), 'delete', '--force', options.id]).catch(() => {});
+      throw err;
+    } finally {
+      conmon.release();
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    await this.runtime(['start', id], 'start');
+  }
+
+  async kill(id: string, signal: string | number = 'SIGTERM', all = false): Promise<void> {
+    const args = ['kill'];
+    if (all) args.push('--all');
+    await this.runtime([...args, id, String(parseSignal(signal))], 'kill');
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.runtime(['pause', id], 'pause');
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.runtime(['resume', id], 'resume');
+  }
+
+  /** Removes the runtime's state; `force` kills a running container first. Missing is not an error. */
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const result = await run(this.runtimePath, [
+      ...this.runtimeArgs(),
+      'delete',
+      ...(options.force ? ['--force'] : []),
+      id,
+    ]);
+    if (result.code !== 0) {
+      const msg = (result.stderr || result.stdout).trim();
+      if (/does not exist|not found/i.test(msg)) return;
+      if (/running|paused/i.test(msg)) throw conflict(`cannot delete container ${id}: ${msg}`);
+      throw internal(`delete failed: ${msg}`);
+    }
+  }
+
+  /** The runtime's view of the container, or undefined if it has no state (never created, deleted). */
+  async state(id: string): Promise<RuntimeState | undefined> {
+    const result = await run(this.runtimePath, [...this.runtimeArgs(), 'state', id]);
+    if (result.code !== 0) {
+      if (/does not exist|not found/i.test(result.stderr)) return undefined;
+      throw internal(`state of ${id} failed: ${result.stderr.trim()}`);
+    }
+    return JSON.parse(result.stdout) as RuntimeState;
+  }
+
+  /** Ids of every container in our state root. */
+  async list(): Promise<RuntimeState[]> {
+    const result = await run(this.runtimePath, [...this.runtimeArgs(), 'list', '--format', 'json']);
+    if (result.code !== 0) return [];
+    return (JSON.parse(result.stdout || 'null') as RuntimeState[] | null) ?? [];
+  }
+
+  /** Sends "1 <h> <w>" to conmon's control fifo (TTY containers only). */
+  async resize(dir: string, size: { height: number; width: number }): Promise<void> {
+    await resizeVia(containerPaths(dir).ctl, size);
+  }
+
+  /** Connects to conmon's attach socket. Attach before start() to see all output. */
+  attach(dir: string, options: { tty?: boolean } = {}): Promise<AttachStreams> {
+    return attachSocket(containerPaths(dir).attach, options.tty === true);
+  }
+
+  /**
+   * Runs a process in a running container under its own conmon (so TTYs and exit codes work like
+   * for the container itself). The session's files live in `<dir>/exec/<execId>/` and are removed
+   * after it exits.
+   */
+  async exec(
+    id: string,
+    dir: string,
+    processSpec: OciProcess,
+    options: ExecOptions = {},
+  ): Promise<ExecHandle> {
+    const p = containerPaths(dir);
+    const execId = randomId().slice(0, 16);
+    const session = join(p.execDir, execId);
+    const exitDir = join(session, 'exits');
+    await mkdir(exitDir, { recursive: true });
+    const specPath = join(session, 'process.json');
+    await writeFileAtomic(specPath, serializeSpec({ ...processSpec, terminal: options.tty === true }));
+    const attach = !options.detach;
+    const args = this.conmonArgs(p, id, execId, session, {
+      tty: options.tty,
+      stdin: options.stdin && attach,
+      logPath: join(session, 'exec.log'),
+      exitDir,
+    });
+    args.push('--exec', '--exec-process-spec', specPath);
+    if (attach) args.push('--exec-attach');
+    const conmon = spawnConmon(args, attach);
+    let streams: AttachStreams | undefined;
+    try {
+      await signalStart(conmon.startPipe);
+      if (attach) {
+        const ready = await conmon.attach!.next();
+        if (!ready || ready.data < 0) {
+          throw internal(
+            `conmon could not set up the exec attach socket: ${ready?.message ?? 'pipe closed'}`,
+          );
+        }
+        streams = await attachSocket(join(session, 'attach'), options.tty === true);
+        await signalStart(conmon.startPipe);
+      }
+      const started = await conmon.sync.next();
+      if (!started) throw internal('conmon exited without reporting the exec process pid');
+      if (started.data < 0) throw runtimeError((await lastRuntimeError(p.ociLog)) ?? started.message ?? '');
+      const exitPromise = (async () => {
+        // api v1: a second sync message carries the exit code; the exit file is the fallback.
+        const done = await conmon.sync.next(24 * 3600_000).catch(() => undefined);
+        let code = done?.data;
+        if (code === undefined || code < 0) {
+          const fromFile = await readExitFile(join(exitDir, id));
+          code = fromFile ?? (done?.message ? runtimeError(done.message).exitCode : 255);
+        }
+        if (streams) await Promise.all([ended(streams.stdout), ended(streams.stderr)]);
+        conmon.release();
+        await rm(session, { recursive: true, force: true });
+        return code;
+      })();
+      exitPromise.catch(() => {});
+      return {
+        id: execId,
+        pid: started.data,
+        stdin: options.stdin ? streams?.stdin : undefined,
+        stdout: streams?.stdout,
+        stderr: streams?.stderr,
+        wait: () => exitPromise,
+        resize: (size) => resizeVia(join(session, 'ctl'), size),
+      };
+    } catch (err) {
+      streams?.close();
+      conmon.release();
+      await rm(session, { recursive: true, force: true });
+      if (err instanceof RuntimeError) throw err;
+      throw err;
+    }
+  }
+}
+
+/** The last error the runtime logged (runc/crun --log-format=json), if any. */
+async function lastRuntimeError(ociLog: string): Promise<string | undefined> {
+  const text = await readFile(ociLog, 'utf8').catch(() => '');
+  let found: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if (entry.level === 'error' && entry.msg) found = entry.msg;
+    } catch {
+      // not JSON: ignore
+    }
+  }
+  return found;
+}
+
+async function readExitFile(path: string): Promise<number | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const n = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/** The container's exit, if conmon has recorded one (works after a daemon restart). */
+export async function readExit(id: string, dir: string): Promise<ExitInfo | undefined> {
+  const p = containerPaths(dir);
+  for (const file of [join(p.exitDir, id), join(p.persistDir, 'exit')]) {
+    const code = await readExitFile(file);
+    if (code === undefined) continue;
+    const { mtime } = await import('node:fs/promises').then((fs) => fs.stat(file));
+    return { exitCode: code, finishedAt: mtime, oomKilled: existsSync(join(p.persistDir, 'oom')) };
+  }
+  return undefined;
+}
+
+/** The pid of the container's conmon, if it is still alive. */
+export function conmonPid(dir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(containerPaths(dir).conmonPidFile, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('conmon') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until conmon records the container's exit. Watches the exit directory; polls as a backstop;
+ * gives up with exit code 255 (Docker's "unknown") if conmon died without writing one.
+ */
+export function waitExit(id: string, dir: string, signal?: AbortSignal): Promise<ExitInfo> {
+  const p = containerPaths(dir);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let watcher: ReturnType<typeof watch> | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | undefined, info?: ExitInfo) => {
+      if (settled) return;
+      settled = true;
+      watcher?.close();
+      clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(info!);
+    };
+    const onAbort = () => finish(internal(`stopped waiting for container ${id}`));
+    let misses = 0;
+    const check = async () => {
+      const info = await readExit(id, dir).catch(() => undefined);
+      if (info) return finish(undefined, info);
+      // conmon gone and still no exit file (after a grace period): the exit is unknown.
+      if (conmonPid(dir) === undefined && ++misses > 3) {
+        finish(undefined, { exitCode: 255, finishedAt: new Date(), oomKilled: false });
+      }
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      watcher = watch(p.exitDir, () => void check());
+    } catch {
+      // no exit dir yet: polling alone
+    }
+    timer = setInterval(() => void check(), 250);
+    void check();
+  });
+}
+
+function ended(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, 2000);
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    stream.once('end', done);
+    stream.once('close', done);
+    stream.resume();
+  });
+}
+
+async function resizeVia(fifo: string, size: { height: number; width: number }): Promise<void> {
+  const h = Math.trunc(size.height);
+  const w = Math.trunc(size.width);
+  if (!(h > 0 && w > 0 && h < 65536 && w < 65536))
+    throw badRequest(`invalid terminal size ${size.height}x${size.width}`);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    // Non-blocking: if conmon is gone there is no reader and we fail instead of hanging.
+    handle = await open(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (err) {
+    throw conflict(`cannot resize: the container's monitor is not running (${(err as Error).message})`);
+  }
+  try {
+    await handle.write(`1 ${h} ${w}\n`);
+  } finally {
+    await handle.close();
+  }
+}
+
+const PIPE_STDOUT = 2;
+const PIPE_STDERR = 3;
+
+/** Connects to a conmon SOCK_SEQPACKET attach socket: each packet is a stream id byte and data. */
+function attachSocket(path: string, tty: boolean): Promise<AttachStreams> {
+  return new Promise((resolve, reject) => {
+    const sock = new SeqpacketSocket();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let closed = false;
+    const endOutputs = () => {
+      if (!stdout.writableEnded) stdout.end();
+      if (!stderr.writableEnded) stderr.end();
+    };
+    sock.on('data', (buf: Buffer) => {
+      if (buf.length === 0) return;
+      const data = buf.subarray(1);
+      if (buf[0] === PIPE_STDERR && !tty) stderr.write(data);
+      else if (buf[0] === PIPE_STDOUT || buf[0] === PIPE_STDERR) stdout.write(data);
+    });
+    sock.on('end', endOutputs);
+    sock.on('close', () => {
+      closed = true;
+      endOutputs();
+    });
+    sock.on('error', (err: Error) => {
+      endOutputs();
+      if (!connected) reject(conflict(`cannot attach: ${err.message}`));
+    });
+    let connected = false;
+    const stdin = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (closed) return cb();
+        // conmon reads stdin in chunks of up to 8 KiB per packet.
+        for (let off = 0; off < chunk.length; off += 8192) sock.write(chunk.subarray(off, off + 8192));
+        cb();
+      },
+      final(cb) {
+        if (!closed) sock.end();
+        cb();
+      },
+    });
+    try {
+      sock.connect(path, () => {
+        connected = true;
+        resolve({
+          stdin,
+          stdout,
+          stderr,
+          close() {
+            if (!closed) sock.destroy();
+            closed = true;
+            endOutputs();
+          },
+        });
+      });
+    } catch (err) {
+      reject(conflict(`cannot attach to ${path}: ${(err as Error).message}`));
+    }
+  });
+}
