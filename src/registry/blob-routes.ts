@@ -114,7 +114,6 @@ function chunkRange(ctx: RequestContext, session: UploadSession): { start?: numb
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (end < start) throw bad('end before start');
-  if (start !== session.size) throw bad(`the upload is at byte ${session.size}`);
   const span = end - start + 1;
   if (length !== undefined && length !== span) {
     throw regError('BLOB_UPLOAD_INVALID', `Content-Length ${length} does not match Content-Range ${raw}`);
@@ -173,14 +172,7 @@ export async function uploadStatus(ctx: RequestContext, name: string, id: string
 export async function patchUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
   const session = await ctx.uploads.get(name, id);
   const range = chunkRange(ctx, session);
-  try {
-    await ctx.uploads.append(session, ctx.req, range);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'RANGE_INVALID') {
-      throw regError('RANGE_INVALID', (err as Error).message, { headers: uploadHeaders(name, session) });
-    }
-    throw err;
-  }
+  await ctx.uploads.append(session, ctx.req, range);
   send(ctx.res, 202, uploadHeaders(name, session));
 }
 

@@ -21,6 +21,8 @@ export interface UploadSession {
   hash: Hash;
   updatedAt: number;
   busy: boolean;
+  /** Settles when the request writing to the session finishes. */
+  idle?: Promise<void>;
 }
 
 export interface AppendOptions {
@@ -112,21 +114,54 @@ export class Uploads {
     return session;
   }
 
+  /** Waits (bounded) for another request on the session to finish: a client retrying after a disconnect
+   * may arrive before the server has noticed the broken connection. */
+  private async waitIdle(session: UploadSession): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (session.busy) {
+      if (Date.now() > deadline) {
+        throw regError('BLOB_UPLOAD_INVALID', `upload ${session.id} is in use by another request`);
+      }
+      await Promise.race([session.idle, new Promise((r) => setTimeout(r, 100))]);
+    }
+  }
+
+  /** Takes the session for one request (waiting for another to finish); returns the release. */
+  private async acquire(session: UploadSession): Promise<() => void> {
+    // Re-checked after the await: another waiter may have taken the session in between.
+    do await this.waitIdle(session);
+    while (session.busy);
+    if (this.sessions.get(session.id) !== session) {
+      throw regError('BLOB_UPLOAD_UNKNOWN', `upload ${session.id} has ended`, {
+        detail: { uuid: session.id },
+      });
+    }
+    session.busy = true;
+    let settle = () => {};
+    session.idle = new Promise<void>((r) => (settle = r));
+    return () => {
+      session.busy = false;
+      settle();
+    };
+  }
+
   /** Streams `body` onto the end of the session; on any failure the session is left as it was. */
   async append(session: UploadSession, body: NodeJS.ReadableStream, opts: AppendOptions = {}): Promise<void> {
+    const release = await this.acquire(session);
     if (opts.start !== undefined && opts.start !== session.size) {
+      release();
       throw regError(
         'RANGE_INVALID',
-        `upload ${session.id} is at ${session.size}, chunk starts at ${opts.start}`,
+        `upload ${session.id} is at byte ${session.size}, chunk starts at ${opts.start}`,
         {
-          headers: { Range: rangeHeader(session.size) },
+          headers: {
+            Range: rangeHeader(session.size),
+            Location: `/v2/${session.repo}/blobs/uploads/${session.id}`,
+            'Docker-Upload-UUID': session.id,
+          },
         },
       );
     }
-    if (session.busy) {
-      throw regError('BLOB_UPLOAD_INVALID', `upload ${session.id} is in use by another request`);
-    }
-    session.busy = true;
     const hash = session.hash.copy();
     const max = this.maxBlobSize;
     const base = session.size;
@@ -165,7 +200,7 @@ export class Uploads {
       await truncate(this.dataPath(session.id), base).catch(() => {});
       throw err;
     } finally {
-      session.busy = false;
+      release();
     }
   }
 
@@ -174,6 +209,18 @@ export class Uploads {
    * repository. On a mismatch the session is cancelled and nothing is stored.
    */
   async commit(session: UploadSession, expected: ParsedDigest): Promise<{ digest: string; size: number }> {
+    const release = await this.acquire(session);
+    try {
+      return await this.verifyAndStore(session, expected);
+    } finally {
+      release();
+    }
+  }
+
+  private async verifyAndStore(
+    session: UploadSession,
+    expected: ParsedDigest,
+  ): Promise<{ digest: string; size: number }> {
     const want = `${expected.algorithm}:${expected.hex}`;
     let actual: string;
     if (expected.algorithm === 'sha256') actual = `sha256:${session.hash.copy().digest('hex')}`;
