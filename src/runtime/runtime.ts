@@ -581,3 +581,22 @@ function attachSocket(path: string, tty: boolean): Promise<AttachStreams> {
     }
   });
 }
+
+export interface RecoveredState {
+  /** 'missing': the runtime has no state for it (never created, or deleted). */
+  status: 'created' | 'running' | 'paused' | 'stopped' | 'missing';
+  pid: number;
+  /** Whether the container's conmon is alive (it must be for logs, attach and exit recording). */
+  monitored: boolean;
+  exit?: ExitInfo;
+}
+
+/** What a restarted daemon needs to re-adopt a container: runtime state, monitor, recorded exit. */
+export async function recover(runtime: OciRuntime, id: string, dir: string): Promise<RecoveredState> {
+  const state = await runtime.state(id);
+  const exit = await readExit(id, dir);
+  const monitored = conmonPid(dir) !== undefined;
+  if (!state) return { status: 'missing', pid: 0, monitored, exit };
+  const status = state.status === 'creating' ? 'created' : state.status;
+  return { status, pid: state.pid, monitored, exit: status === 'stopped' ? exit : undefined };
+}
