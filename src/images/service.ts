@@ -483,15 +483,33 @@ export class ImageService {
     }
     const chains = chainIds(diffIds);
     // Layers unpack independently of each other (each into its own directory), so run a few at once.
-    const infos = await mapLimit(opts.layers, 3, (layer, i) =>
+    const infos = await this.unpackAll(opts.layers, diffIds, chains).catch(async (err: unknown) => {
+      if (configBlob.created && !this.records.get(id)) await this.blobs.delete(id);
+      throw err;
+    });
+    const size = infos.reduce((n, l) => n + l.size, 0);
+    const parent = chains.at(-1) ?? null;
+    return this.finishRegister(opts, id, configBlob.size, cfg, size, parent);
+  }
+
+  private unpackAll(layers: Descriptor[], diffIds: string[], chains: string[]) {
+    return mapLimit(layers, 3, (layer, i) =>
       this.layers.ensure(
         i === 0 ? null : chains[i - 1]!,
         diffIds[i]!,
         async () => (await decompress(await this.blobs.get(layer.digest))).stream,
       ),
     );
-    const size = infos.reduce((n, l) => n + l.size, 0);
-    const parent = chains.at(-1) ?? null;
+  }
+
+  private async finishRegister(
+    opts: RegisterOptions,
+    id: string,
+    configSize: number,
+    cfg: ImageConfig,
+    size: number,
+    parent: string | null,
+  ): Promise<ImageRecord> {
     let manifestDigest: string;
     if (opts.manifest) {
       manifestDigest = (await this.blobs.putBytes(opts.manifest)).digest;
@@ -499,7 +517,7 @@ export class ImageService {
       const manifest: Manifest = {
         schemaVersion: 2,
         mediaType: MediaType.OciManifest,
-        config: { mediaType: MediaType.OciConfig, digest: id, size: configBlob.size },
+        config: { mediaType: MediaType.OciConfig, digest: id, size: configSize },
         layers: opts.layers,
       };
       manifestDigest = (await this.blobs.putBytes(JSON.stringify(manifest))).digest;

@@ -20,8 +20,10 @@ type Entry = {
 async function makeTar(entries: Entry[]): Promise<Buffer> {
   const p = tarPack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => p.on('end', r));
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const ended = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     await new Promise<void>((res, rej) =>
       p.entry(

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { ImageService } from '../../../src/images/index.js';
+import { tarDirectory } from '../../../src/layers/index.js';
+import { isRoot, tempDir } from '../../helpers/index.js';
+
+const skip = !isRoot() && 'needs root';
+let t: { path: string; cleanup: () => void };
+let svc: ImageService;
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of stream) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+before(async () => {
+  t = tempDir('berth-img-');
+  svc = new ImageService(join(t.path, 'root'));
+  await svc.init();
+});
+after(() => t.cleanup());
+
+test('bootstrap busybox; its manifest and config validate against the OCI schemas', { skip }, async () => {
+  const rec = await svc.bootstrapBusybox('busybox:latest');
+  const ins = await svc.inspect('busybox');
+  assert.equal(ins.Id, rec.id);
+  assert.deepEqual(ins.RepoTags, ['busybox:latest']);
+  assert.deepEqual(ins.Config.Cmd, ['sh']);
+  assert.equal(ins.RootFS.Layers.length, 1);
+  assert.ok(ins.Size > 500_000);
+
+  const specs = '/work/shared/specs/oci-image';
+  const BASE = 'https://opencontainers.org/schema/image/';
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  for (const f of readdirSync(specs)) {
+    // The schemas declare draft-04; their keywords are valid under ajv's default draft.
+    // draft-04 `id`s are replaced by one per file so the relative `$ref`s between files resolve.
+    const text = readFileSync(join(specs, f), 'utf8').replace(/"id": "https?:[^"]*",?/g, '');
+    const { $schema: _s, ...schema } = JSON.parse(text) as Record<string, unknown>;
+    ajv.addSchema({ ...schema, $id: `${BASE}${f}` });
+  }
+  const manifest = await svc.getManifest(rec);
+  const config = await svc.getConfig(rec);
+  const check = (id: string, doc: unknown) => {
+    const v = ajv.getSchema(id)!;
+    assert.ok(v(doc), `${id}: ${JSON.stringify(v.errors)}`);
+  };
+  check(`${BASE}image-manifest-schema.json`, manifest);
+  check(`${BASE}config-schema.json`, config);
+  // An index as save writes it.
+  const { extract } = await import('tar-stream');
+  const ex = extract();
+  (await svc.save(['busybox'], 'oci')).pipe(ex as unknown as NodeJS.WritableStream);
+  for await (const e of ex) {
+    const body = await collect(e as unknown as Readable);
+    if (e.header.name === 'index.json') check(`${BASE}image-index-schema.json`, JSON.parse(body.toString()));
+    if (e.header.name === 'oci-layout') check(`${BASE}image-layout-schema.json`, JSON.parse(body.toString()));
+  }
+});
+
+test('lookup by name, ID, short ID; 404 message', { skip }, async () => {
+  const rec = svc.resolve('busybox');
+  assert.equal(svc.resolve(rec.id).id, rec.id);
+  assert.equal(svc.resolve(rec.id.slice(7, 19)).id, rec.id);
+  assert.equal(svc.resolve('docker.io/library/busybox:latest').id, rec.id);
+  assert.throws(() => svc.resolve('nosuch:tag'), { status: 404, message: 'No such image: nosuch:tag' });
+  assert.throws(() => svc.resolve('Bad:Ref'), { status: 404 });
+});
+
+test('tag, list with filters, commit with history, remove and prune', { skip }, async () => {
+  await svc.tag('busybox', 'localhost:5000/me/bb:v1');
+  await assert.rejects(svc.tag('busybox', 'UPPER'), /must be lowercase/);
+  const upper = join(t.path, 'upper');
+  mkdirSync(upper);
+  writeFileSync(join(upper, 'hello.txt'), 'hello');
+  const child = await svc.commit({
+    parent: 'busybox',
+    layer: { upperDir: upper },
+    changes: ['ENV FOO=bar', 'LABEL com.example=yes', 'CMD ["cat", "/hello.txt"]', 'EXPOSE 80'],
+    createdBy: '/bin/sh -c echo hello > /hello.txt',
+    tag: 'child:1',
+  });
+  const ins = await svc.inspect('child:1');
+  assert.equal(ins.Parent, svc.resolve('busybox').id);
+  assert.equal(ins.RootFS.Layers.length, 2);
+  assert.deepEqual(ins.Config.Cmd, ['cat', '/hello.txt']);
+  assert.ok(ins.Config.Env?.includes('FOO=bar'));
+  assert.deepEqual(ins.Config.ExposedPorts, { '80/tcp': {} });
+  const hist = await svc.history('child:1');
+  assert.equal(hist.length, 2);
+  assert.equal(hist[0]!.Id, child.id);
+  assert.equal(hist[0]!.CreatedBy, '/bin/sh -c echo hello > /hello.txt');
+  assert.equal(hist[1]!.Id, svc.resolve('busybox').id);
+
+  const list = await svc.list();
+  assert.equal(list.length, 2);
+  assert.deepEqual(
+    (await svc.list({ filters: { label: ['com.example=yes'] } })).map((i) => i.Id),
+    [child.id],
+  );
+  assert.deepEqual(
+    (await svc.list({ filters: { reference: ['child'] } })).map((i) => i.RepoTags),
+    [['child:1']],
+  );
+  assert.deepEqual((await svc.list({ filters: { reference: ['localhost:5000/me/*'] } }))[0]!.RepoTags, [
+    'localhost:5000/me/bb:v1',
+  ]);
+  assert.equal((await svc.list({ filters: { dangling: ['true'] } })).length, 0);
+  await assert.rejects(svc.list({ filters: { bogus: ['x'] } }), { status: 400 });
+
+  // In use → 409 unless forced; a second tag is simply untagged.
+  const inUse = (id: string) => (id === child.id ? 'c0ffee0000000000' : false);
+  await assert.rejects(svc.remove('child:1', { isInUse: inUse }), (err: Error & { status: number }) => {
+    assert.equal(err.status, 409);
+    assert.match(
+      err.message,
+      /^conflict: unable to remove repository reference "child:1" \(must force\) - container c0ffee000000 is using its referenced image/,
+    );
+    return true;
+  });
+  assert.deepEqual(await svc.remove('localhost:5000/me/bb:v1'), [{ Untagged: 'localhost:5000/me/bb:v1' }]);
+  await assert.rejects(svc.remove('busybox'), /dependent child images/);
+  const removed = await svc.remove('child:1');
+  assert.deepEqual(removed, [{ Untagged: 'child:1' }, { Deleted: child.id }]);
+  assert.equal(svc.find(child.id), undefined);
+
+  // Dangling images are pruned.
+  const dangling = await svc.commit({ parent: 'busybox', changes: ['CMD ["true"]'], recordParent: false });
+  assert.equal((await svc.list({ filters: { dangling: ['true'] } }))[0]!.Id, dangling.id);
+  const pruned = await svc.prune();
+  assert.deepEqual(pruned.ImagesDeleted, [{ Deleted: dangling.id }]);
+  assert.ok(svc.find('busybox'));
+});
+
+test('import a rootfs tar with changes', { skip }, async () => {
+  const src = join(t.path, 'rootfs');
+  mkdirSync(join(src, 'etc'), { recursive: true });
+  writeFileSync(join(src, 'etc/motd'), 'imported');
+  const { stream } = tarDirectory(src, { gzipLevel: 6 });
+  const rec = await svc.importRootfs(stream, {
+    ref: 'imported:v1',
+    changes: ['WORKDIR /etc', 'ENTRYPOINT ["cat"]'],
+    message: 'from test',
+  });
+  const ins = await svc.inspect('imported:v1');
+  assert.equal(ins.Id, rec.id);
+  assert.equal(ins.Config.WorkingDir, '/etc');
+  assert.deepEqual(ins.Config.Entrypoint, ['cat']);
+  assert.equal(ins.Comment, 'from test');
+  await assert.rejects(svc.importRootfs(Readable.from([Buffer.from('not a tar '.repeat(100))])), {
+    status: 400,
+  });
+  assert.throws(() => svc.resolve('nothing'), { status: 404 });
+  await svc.remove('imported:v1');
+});
+
+test('save and load round-trip in both formats; corrupt archives register nothing', { skip }, async () => {
+  const rec = svc.resolve('busybox');
+  const other = tempDir('berth-img2-');
+  try {
+    for (const format of ['docker', 'oci'] as const) {
+      const tar = await collect(await svc.save(['busybox'], format));
+      const dst = new ImageService(join(other.path, format));
+      await dst.init();
+      const res = await dst.load(Readable.from([tar]));
+      assert.deepEqual(res.loaded, ['Loaded image: busybox:latest']);
+      const got = dst.resolve('busybox');
+      assert.equal(got.id, rec.id);
+      assert.deepEqual(
+        (await dst.getConfig(got)).rootfs.diff_ids,
+        (await svc.getConfig(rec)).rootfs.diff_ids,
+      );
+
+      // Corruptions: truncated, flipped byte in a layer, not an archive.
+      const bad = new ImageService(join(other.path, `${format}-bad`));
+      await bad.init();
+      const flipped = Buffer.from(tar);
+      flipped[Math.floor(flipped.length / 2)] ^= 0xff;
+      for (const [what, input] of [
+        ['truncated', tar.subarray(0, Math.floor(tar.length / 2))],
+        ['corrupt', flipped],
+        ['not an archive', Buffer.from('hello world')],
+      ] as const) {
+        await assert.rejects(bad.load(Readable.from([input])), (err: Error & { status: number }) => {
+          assert.equal(err.status, 400, `${format} ${what}: ${err.message}`);
+          return true;
+        });
+        assert.equal((await bad.list()).length, 0, `${format} ${what}: nothing registered`);
+        assert.deepEqual(bad.layers.list(), [], `${format} ${what}: no layers left`);
+        assert.deepEqual(await bad.blobs.list(), [], `${format} ${what}: no blobs left`);
+      }
+    }
+  } finally {
+    other.cleanup();
+  }
+});
+
+test('init rebuilds the index from disk', { skip }, async () => {
+  const again = new ImageService(join(t.path, 'root'));
+  await again.init();
+  assert.equal(again.resolve('busybox').id, svc.resolve('busybox').id);
+});
