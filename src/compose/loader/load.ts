@@ -271,6 +271,7 @@ function finish(
       if (!off) continue;
       if (!dep.required) {
         delete s.depends_on?.[d];
+        if (Object.keys(s.depends_on ?? {}).length === 0) delete s.depends_on;
         continue;
       }
       throw badRequest(

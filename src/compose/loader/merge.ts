@@ -72,7 +72,13 @@ export function mergeValue(base: unknown, over: unknown, path: string[]): unknow
       const k = key(o);
       const i = out.findIndex((b) => key(b) === k);
       if (i < 0) out.push(stripMarkers(o));
-      else out[i] = isObj(out[i]) && isObj(o) ? mergeValue(out[i], o, [...path, '*']) : stripMarkers(o);
+      else {
+        const b = out[i];
+        // Same key: merge the entries, unless they are different kinds of mount (then the new one wins).
+        const sameKind =
+          isObj(b) && isObj(o) && (b.type === undefined || o.type === undefined || b.type === o.type);
+        out[i] = sameKind ? mergeValue(b, o, [...path, '*']) : stripMarkers(o);
+      }
     }
     return out;
   }

@@ -1,6 +1,6 @@
 // `config` output: the canonical project as YAML or JSON with keys in docker compose's order, and the
 // --services / --volumes / --profiles / --images lists.
-import { stringify } from 'yaml';
+import { Document, isScalar, visit } from 'yaml';
 import type { Project } from './types.js';
 
 type Tree = Record<string, unknown>;
@@ -99,8 +99,18 @@ export function toConfigObject(p: Project): Tree {
   return out;
 }
 
+const YAML11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
 export function toYaml(p: Project): string {
-  return stringify(toConfigObject(p), { lineWidth: 0, aliasDuplicateObjects: false });
+  const doc = new Document(toConfigObject(p), { aliasDuplicateObjects: false });
+  // Quote strings a YAML 1.1 reader (docker compose itself) would take for booleans.
+  visit(doc, {
+    Scalar(_k, node) {
+      if (isScalar(node) && typeof node.value === 'string' && YAML11_BOOL.test(node.value))
+        node.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
 }
 
 export function toJson(p: Project): string {

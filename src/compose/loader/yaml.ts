@@ -1,6 +1,6 @@
 // Parses one Compose file: YAML 1.2 with anchors, aliases and `<<` merge keys, plus the Compose tags
 // `!reset` (drop the inherited value) and `!override` (replace it instead of merging).
-import { isMap, isScalar, isSeq, type Node, parseDocument, Scalar, visit } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, parseDocument, Scalar, type ScalarTag, visit } from 'yaml';
 import { badRequest } from '../../util/index.js';
 
 /** `!reset`: the merged value is removed. */
@@ -12,11 +12,26 @@ export class OverrideTag {
   constructor(public value: unknown) {}
 }
 
+// File modes are written 0644 in most Compose files; Docker's YAML reader takes a leading 0 as octal.
+const LEGACY_OCTAL: ScalarTag = {
+  identify: (v) => typeof v === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  format: 'OCT',
+  test: /^0[0-7]+$/,
+  resolve: (s: string) => Number.parseInt(s, 8),
+};
+
 const RESET = '\u0000compose-reset';
 const OVERRIDE = '\u0000compose-override';
 
 export function parseComposeYaml(text: string, file: string): Record<string, unknown> {
-  const doc = parseDocument(text, { merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    merge: true,
+    prettyErrors: false,
+    uniqueKeys: true,
+    customTags: (tags) => [LEGACY_OCTAL, ...tags],
+  });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = e?.linePos?.[0];
@@ -63,10 +78,11 @@ function toMarkers(v: unknown): unknown {
 export function stripMarkers(v: unknown): unknown {
   if (v instanceof ResetTag) return null;
   if (v instanceof OverrideTag) return stripMarkers(v.value);
-  if (Array.isArray(v)) return v.map(stripMarkers);
+  // A reset entry disappears (its placeholder value may not fit the schema, e.g. `!reset null`).
+  if (Array.isArray(v)) return v.filter((x) => !(x instanceof ResetTag)).map(stripMarkers);
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v)) out[k] = stripMarkers(val);
+    for (const [k, val] of Object.entries(v)) if (!(val instanceof ResetTag)) out[k] = stripMarkers(val);
     return out;
   }
   return v;
