@@ -89,7 +89,9 @@ export function expandInstruction(
     case 'ARG':
       out = {
         ...instr,
-        args: instr.args.map((a) => (a.default === undefined ? { name: a.name } : { name: a.name, default: x(a.default) })),
+        args: instr.args.map((a) =>
+          a.default === undefined ? { name: a.name } : { name: a.name, default: x(a.default) },
+        ),
       };
       break;
     case 'EXPOSE':
@@ -155,8 +157,12 @@ export interface ScopedInstruction {
  * from --build-arg, else its default, else (no default) the meta arg of the same name; ENV wins
  * over ARG of the same name.
  */
-export function walkStage(stage: Stage, options: ScopeOptions): { steps: ScopedInstruction[]; env: Map<string, string> } {
+export function walkStage(
+  stage: Stage,
+  options: ScopeOptions,
+): { steps: ScopedInstruction[]; env: Map<string, string> } {
   const args = new Map<string, string>();
+  const declared = new Set<string>();
   const env = new Map<string, string>(options.baseEnv ?? []);
   const buildArgs = options.buildArgs ?? {};
   const lookup = (n: string) => (env.has(n) ? env.get(n) : args.get(n));
@@ -171,10 +177,13 @@ export function walkStage(stage: Stage, options: ScopeOptions): { steps: ScopedI
         throw new InstructionError(err.message, undefined, instr.location.startLine);
       throw err;
     }
-    const { instruction: expanded, unset } = result;
+    const { instruction: expanded } = result;
+    // A declared ARG without a value expands to '' but is not undefined.
+    const unset = result.unset.filter((n) => !declared.has(n));
     steps.push({ instruction: instr, expanded, unset, env: new Map([...args, ...env]) });
     if (expanded.kind === 'ARG') {
       for (const a of expanded.args) {
+        declared.add(a.name);
         const v = Object.hasOwn(buildArgs, a.name)
           ? buildArgs[a.name]
           : a.default !== undefined

@@ -13,7 +13,10 @@ export interface RawFlag {
  * Splits leading `--name[=value]` words off the argument text. Quotes in a flag are removed;
  * `--` alone ends the flags. Returns the flags and the remaining text (leading space trimmed).
  */
-export function extractFlags(text: string, escapeChar: string): { flags: RawFlag[]; rest: string; restOffset: number } {
+export function extractFlags(
+  text: string,
+  escapeChar: string,
+): { flags: RawFlag[]; rest: string; restOffset: number } {
   const flags: RawFlag[] = [];
   let i = 0;
   for (;;) {
@@ -65,7 +68,8 @@ export function checkFlags(raw: RawFlag[], spec: FlagSpec, col: (offset: number)
         const lv = f.value.toLowerCase();
         if (lv === 'true' || lv === '1') v = true;
         else if (lv === 'false' || lv === '0') v = false;
-        else throw new InstructionError(`expecting boolean value for flag --${f.name}, not: ${f.value}`, column);
+        else
+          throw new InstructionError(`expecting boolean value for flag --${f.name}, not: ${f.value}`, column);
       }
       out.bools.set(f.name, v);
       continue;
@@ -76,7 +80,8 @@ export function checkFlags(raw: RawFlag[], spec: FlagSpec, col: (offset: number)
       list.push(f.value);
       out.lists.set(f.name, list);
     } else {
-      if (out.strings.has(f.name)) throw new InstructionError(`Duplicate flag specified: --${f.name}`, column);
+      if (out.strings.has(f.name))
+        throw new InstructionError(`Duplicate flag specified: --${f.name}`, column);
       out.strings.set(f.name, f.value);
     }
   }

@@ -58,7 +58,14 @@ export interface LogicalLine {
 const FLAGS: Partial<Record<InstructionKind, FlagSpec>> = {
   FROM: { platform: 'string' },
   RUN: { mount: 'strings', network: 'string', security: 'string' },
-  COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings' },
+  COPY: {
+    from: 'string',
+    chown: 'string',
+    chmod: 'string',
+    link: 'bool',
+    parents: 'bool',
+    exclude: 'strings',
+  },
   ADD: {
     chown: 'string',
     chmod: 'string',
@@ -107,7 +114,11 @@ function commandLine(text: string): CommandLine {
   return { form: 'shell', script: text.trim() };
 }
 
-const whitespaceSplit = (s: string) => s.trim().split(/[ \t\r\n]+/).filter((x) => x !== '');
+const whitespaceSplit = (s: string) =>
+  s
+    .trim()
+    .split(/[ \t\r\n]+/)
+    .filter((x) => x !== '');
 
 function listArgs(text: string): { args: string[]; json: boolean } {
   const json = parseJsonArray(text);
@@ -116,8 +127,8 @@ function listArgs(text: string): { args: string[]; json: boolean } {
 }
 
 /** Parses ENV/LABEL arguments: `k=v k2="v 2"` or legacy `k v…`. */
-function nameValues(text: string, cmd: string, escape: string): { pairs: KeyValue[]; legacy: boolean } {
-  const words = splitRawWords(text, escape);
+function nameValues(text: string, cmd: string, escapeChar: string): { pairs: KeyValue[]; legacy: boolean } {
+  const words = splitRawWords(text, escapeChar);
   if (words.length === 0) throw new InstructionError(`${cmd} requires at least one argument`);
   if (!words[0]!.includes('=')) {
     const m = /^(\S+)[ \t]+([\s\S]+)$/.exec(text.trim());
@@ -149,7 +160,11 @@ export function parseChmod(raw: string): ChmodSpec {
 }
 
 /** Validates one EXPOSE entry once expanded: `80`, `80/udp`, `8000-8010/tcp`. */
-export function parsePortSpec(spec: string): { start: number; end: number; protocol: 'tcp' | 'udp' | 'sctp' } {
+export function parsePortSpec(spec: string): {
+  start: number;
+  end: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+} {
   let port = spec;
   let proto = 'tcp';
   const slash = spec.lastIndexOf('/');
@@ -160,12 +175,14 @@ export function parsePortSpec(spec: string): { start: number; end: number; proto
   // `ip:host:container` forms are accepted by Docker with a warning; only the container port counts.
   const colon = port.lastIndexOf(':');
   if (colon >= 0) port = port.slice(colon + 1);
-  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') throw new InstructionError(`Invalid proto: ${proto}`);
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp')
+    throw new InstructionError(`Invalid proto: ${proto}`);
   const m = /^(\d+)(?:-(\d+))?$/.exec(port);
   if (!m) throw new InstructionError(`Invalid containerPort: ${port}`);
   const start = Number(m[1]);
   const end = m[2] !== undefined ? Number(m[2]) : start;
-  if (start < 1 || start > 65535 || end < 1 || end > 65535) throw new InstructionError(`Invalid containerPort: ${port}`);
+  if (start < 1 || start > 65535 || end < 1 || end > 65535)
+    throw new InstructionError(`Invalid containerPort: ${port}`);
   if (end < start) throw new InstructionError(`Invalid range specified for containerPort: ${port}`);
   return { start, end, protocol: proto };
 }
@@ -196,7 +213,14 @@ const SIZE_RE = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i;
 function parseSize(v: string): number {
   const m = SIZE_RE.exec(v.trim());
   if (!m) throw new InstructionError(`invalid size value: ${v}`);
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+  const mult: Record<string, number> = {
+    '': 1,
+    k: 1024,
+    m: 1024 ** 2,
+    g: 1024 ** 3,
+    t: 1024 ** 4,
+    p: 1024 ** 5,
+  };
   return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
 }
 
@@ -305,7 +329,8 @@ export function parseMount(value: string, sshIndex = 0): RunMount {
       m.sharing ??= 'shared';
       break;
     case 'secret':
-      if (!m.id && !m.target && !m.env) throw new InstructionError('mount type=secret requires an id or a target');
+      if (!m.id && !m.target && !m.env)
+        throw new InstructionError('mount type=secret requires an id or a target');
       m.id ??= m.target ? m.target.split('/').filter(Boolean).pop() : m.env;
       if (!m.target && !m.env) m.target = `/run/secrets/${m.id}`;
       break;
@@ -323,7 +348,8 @@ function durationFlag(f: ParsedFlags, name: string): number | undefined {
   const ns = parseGoDuration(raw);
   if (ns === undefined) throw new InstructionError(`invalid HEALTHCHECK --${name} duration: "${raw}"`);
   if (ns < 0) throw new InstructionError(`HEALTHCHECK --${name} cannot be negative: "${raw}"`);
-  if (ns !== 0 && ns < 1e6) throw new InstructionError(`HEALTHCHECK --${name} cannot be less than 1ms: "${raw}"`);
+  if (ns !== 0 && ns < 1e6)
+    throw new InstructionError(`HEALTHCHECK --${name} cannot be less than 1ms: "${raw}"`);
   return ns;
 }
 
@@ -334,10 +360,11 @@ function exactlyOne(cmd: string, text: string): string {
 }
 
 /** Parses one logical line into an instruction; throws InstructionError with a short reason. */
-export function parseInstruction(line: LogicalLine, escape: string): Instruction {
+export function parseInstruction(line: LogicalLine, escapeChar: string): Instruction {
   const kind = line.keyword.toUpperCase();
-  if (!isInstructionName(kind)) throw new InstructionError(unknownInstruction(line.keyword), line.location.column);
-  const { flags: rawFlags, rest } = extractFlags(line.args, escape);
+  if (!isInstructionName(kind))
+    throw new InstructionError(unknownInstruction(line.keyword), line.location.column);
+  const { flags: rawFlags, rest } = extractFlags(line.args, escapeChar);
   const flags = checkFlags(rawFlags, FLAGS[kind] ?? {}, (off) => line.argsColumn + off);
   const base = { location: line.location, original: line.original, keyword: line.keyword };
 
@@ -365,7 +392,9 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       if (command.form === 'shell' && command.script === '')
         throw new InstructionError('RUN requires at least one argument');
       let ssh = 0;
-      const mounts = (flags.lists.get('mount') ?? []).map((v) => parseMount(v, v.includes('type=ssh') ? ssh++ : 0));
+      const mounts = (flags.lists.get('mount') ?? []).map((v) =>
+        parseMount(v, v.includes('type=ssh') ? ssh++ : 0),
+      );
       const out: Instruction = { ...base, kind, command, mounts, heredocs: line.heredocs };
       const network = flags.strings.get('network');
       if (network !== undefined) {
@@ -395,11 +424,11 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       return { ...base, kind, shell: json };
     }
     case 'LABEL': {
-      const { pairs, legacy } = nameValues(rest, 'LABEL', escape);
+      const { pairs, legacy } = nameValues(rest, 'LABEL', escapeChar);
       return { ...base, kind, labels: pairs, legacy };
     }
     case 'ENV': {
-      const { pairs, legacy } = nameValues(rest, 'ENV', escape);
+      const { pairs, legacy } = nameValues(rest, 'ENV', escapeChar);
       return { ...base, kind, vars: pairs, legacy };
     }
     case 'MAINTAINER':
@@ -451,7 +480,8 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       if (kind === 'ADD') {
         const checksum = flags.strings.get('checksum');
         if (checksum !== undefined) {
-          if (sources.length > 1) throw new InstructionError("checksum can't be specified for multiple sources");
+          if (sources.length > 1)
+            throw new InstructionError("checksum can't be specified for multiple sources");
           if (!checksum.includes('$') && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum))
             throw new InstructionError(`invalid checksum digest format: ${checksum}`);
           out.checksum = checksum;
@@ -462,7 +492,7 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       return out;
     }
     case 'ARG': {
-      const words = splitRawWords(rest, escape);
+      const words = splitRawWords(rest, escapeChar);
       if (words.length === 0) throw new InstructionError('ARG requires at least one argument');
       const args: ArgDef[] = words.map((w) => {
         const eq = w.indexOf('=');
@@ -480,7 +510,8 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
     case 'VOLUME': {
       const { args } = listArgs(rest);
       if (args.length === 0) throw new InstructionError('VOLUME requires at least one argument');
-      if (args.some((a) => a.trim() === '')) throw new InstructionError('VOLUME specified can not be an empty string');
+      if (args.some((a) => a.trim() === ''))
+        throw new InstructionError('VOLUME specified can not be an empty string');
       return { ...base, kind, paths: args };
     }
     case 'HEALTHCHECK': {
@@ -488,12 +519,16 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       if (!m) throw new InstructionError('HEALTHCHECK requires at least one argument');
       const type = m[1]!.toUpperCase();
       if (type === 'NONE') {
-        if (m[2] !== '' || rawFlags.length > 0) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
+        if (m[2] !== '' || rawFlags.length > 0)
+          throw new InstructionError('HEALTHCHECK NONE takes no arguments');
         return { ...base, kind, none: true };
       }
       if (type !== 'CMD') throw new InstructionError(`Unknown type "${m[1]}" in HEALTHCHECK (try CMD)`);
       const command = commandLine(m[2]!);
-      if ((command.form === 'shell' && command.script === '') || (command.form === 'exec' && !command.args.length))
+      if (
+        (command.form === 'shell' && command.script === '') ||
+        (command.form === 'exec' && !command.args.length)
+      )
         throw new InstructionError('Missing command after HEALTHCHECK CMD');
       const test = command.form === 'exec' ? ['CMD', ...command.args] : ['CMD-SHELL', command.script];
       const out: Instruction = { ...base, kind, none: false, test };
@@ -507,7 +542,8 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       if (startInterval !== undefined) out.startIntervalNs = startInterval;
       const retries = flags.strings.get('retries');
       if (retries !== undefined && retries !== '') {
-        if (!/^-?\d+$/.test(retries)) throw new InstructionError(`invalid HEALTHCHECK --retries value: "${retries}"`);
+        if (!/^-?\d+$/.test(retries))
+          throw new InstructionError(`invalid HEALTHCHECK --retries value: "${retries}"`);
         const n = Number(retries);
         if (n < 0) throw new InstructionError(`--retries cannot be negative (${n})`);
         out.retries = n;
@@ -519,7 +555,8 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
       if (trigger === '') throw new InstructionError('ONBUILD requires at least one argument');
       const m = /^(\S+)\s*([\s\S]*)$/.exec(trigger)!;
       const sub = m[1]!.toUpperCase();
-      if (sub === 'ONBUILD') throw new InstructionError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (sub === 'ONBUILD')
+        throw new InstructionError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       if (sub === 'FROM' || sub === 'MAINTAINER')
         throw new InstructionError(`${sub} isn't allowed as an ONBUILD trigger`);
       const offset = line.args.indexOf(m[1]!);
@@ -532,7 +569,7 @@ export function parseInstruction(line: LogicalLine, escape: string): Instruction
           original: trigger,
           heredocs: [],
         },
-        escape,
+        escapeChar,
       );
       return { ...base, kind, trigger, instruction };
     }

@@ -43,7 +43,8 @@ export function parseCheckDirective(value: string): CheckDirective {
       out.skip = ids.some((s) => s.toLowerCase() === 'all') ? 'all' : ids;
     } else if (key === 'error') {
       const lv = v.toLowerCase();
-      if (lv !== 'true' && lv !== 'false') throw new Error(`invalid boolean value for check directive error: ${v}`);
+      if (lv !== 'true' && lv !== 'false')
+        throw new Error(`invalid boolean value for check directive error: ${v}`);
       out.error = lv === 'true';
     } else if (key !== 'experimental') {
       throw new Error(`invalid check directive: ${p}`);
@@ -79,7 +80,8 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
     seen.add(key);
     const value = m[2]!;
     if (key === 'escape') {
-      if (value !== '\\' && value !== '`') fail(i + 1, `invalid escape token '${value}' does not match \` or \\`);
+      if (value !== '\\' && value !== '`')
+        fail(i + 1, `invalid escape token '${value}' does not match \` or \\`);
       directives.escape = value as '\\' | '`';
     } else if (key === 'syntax') directives.syntax = value;
     else {
@@ -211,7 +213,8 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
       stages[stages.length - 1]!.instructions.push(instr);
     }
   }
-  if (stages.length === 0) fail(logical[logical.length - 1]!.location.startLine, 'dockerfile contains no stages to build');
+  if (stages.length === 0)
+    fail(logical[logical.length - 1]!.location.startLine, 'dockerfile contains no stages to build');
 
   return { filename: file, directives, metaArgs, stages, warnings };
 }

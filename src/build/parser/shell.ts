@@ -41,7 +41,8 @@ function lookupIn(env: EnvSource): (name: string) => string | undefined {
 }
 
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
-const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+const isSpace = (c: string) =>
+  c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
 const isNameChar = (c: string) => /[\p{L}\p{N}_]/u.test(c);
 const isDigit = (c: string) => c >= '0' && c <= '9';
 
@@ -145,7 +146,8 @@ class Lexer {
 
   private singleQuoted(): string {
     const end = this.src.indexOf("'", this.pos);
-    if (end < 0) throw new ShellExpansionError('unexpected end of statement while looking for matching single-quote');
+    if (end < 0)
+      throw new ShellExpansionError('unexpected end of statement while looking for matching single-quote');
     const s = this.src.slice(this.pos, end);
     this.pos = end + 1;
     return s;
@@ -200,7 +202,7 @@ class Lexer {
     }
     this.next(); // {
     const name = this.name();
-    if (name === '') throw new ShellExpansionError('bad substitution: missing variable name in ${}');
+    if (name === '') throw new ShellExpansionError('bad substitution: missing variable name in $' + '{}');
     const op = this.next();
     if (op === '') throw new ShellExpansionError("syntax error: missing '}'");
     if (op === '}') {
@@ -213,10 +215,8 @@ class Lexer {
     if (op === ':') {
       const mod = this.next();
       const word = this.subWord(['}']);
-      if (mod === '-') {
-        if (!set) this.unset.push(name);
-        return value ? value : word;
-      }
+      // A variable with a default is not reported as undefined.
+      if (mod === '-') return value ? value : word;
       if (mod === '+') return value ? word : '';
       if (mod === '?') {
         if (!set) throw new ShellExpansionError(`${name}: ${word || 'is not allowed to be unset'}`);
@@ -227,10 +227,7 @@ class Lexer {
     }
     if (op === '-' || op === '+' || op === '?') {
       const word = this.subWord(['}']);
-      if (op === '-') {
-        if (!set) this.unset.push(name);
-        return set ? value : word;
-      }
+      if (op === '-') return set ? value : word;
       if (op === '+') return set ? word : '';
       if (!set) throw new ShellExpansionError(`${name}: ${word || 'is not allowed to be unset'}`);
       return value;
@@ -257,7 +254,8 @@ class Lexer {
 
   private subWord(stops: string[]): string {
     const out = new Out();
-    if (this.processUntil(out, stops, false) === '') throw new ShellExpansionError("syntax error: missing '}'");
+    if (this.processUntil(out, stops, false) === '')
+      throw new ShellExpansionError("syntax error: missing '}'");
     return out.value;
   }
 }

@@ -76,7 +76,11 @@ export function resolveMetaArgs(
 
 export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): StageGraph {
   const file = df.filename;
-  const metaArgs = resolveMetaArgs(df, options.buildArgs, platformArgs(options.buildPlatform, options.targetPlatform));
+  const metaArgs = resolveMetaArgs(
+    df,
+    options.buildArgs,
+    platformArgs(options.buildPlatform, options.targetPlatform),
+  );
   const esc = df.directives.escape;
   const byName = new Map<string, number>();
   for (const s of df.stages) if (s.name !== undefined && !byName.has(s.name)) byName.set(s.name, s.index);
@@ -122,7 +126,8 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
       const e = step.expanded;
       const refs: { from: string; via: 'copy' | 'mount' }[] = [];
       if (e.kind === 'COPY' && e.from !== undefined) refs.push({ from: e.from, via: 'copy' });
-      if (e.kind === 'RUN') for (const m of e.mounts) if (m.from !== undefined) refs.push({ from: m.from, via: 'mount' });
+      if (e.kind === 'RUN')
+        for (const m of e.mounts) if (m.from !== undefined) refs.push({ from: m.from, via: 'mount' });
       const refLine = e.location.startLine;
       for (const ref of refs) {
         const named = byName.get(ref.from.toLowerCase());

@@ -1,0 +1,10 @@
+export {
+  type ContextEntry,
+  cleanPattern,
+  compilePattern,
+  IgnoreMatcher,
+  type IgnoreRule,
+  parseDockerignore,
+  readDockerignore,
+  walkContext,
+} from './dockerignore.js';
