@@ -284,10 +284,13 @@ export class HealthMonitor {
     if (!this.running) return;
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
-      this.inFlight = this.probeOnce().finally(() => {
-        this.inFlight = undefined;
-        this.schedule();
-      });
+      // A throwing callback must not become an unhandled rejection in the daemon.
+      this.inFlight = this.probeOnce()
+        .catch(() => undefined)
+        .finally(() => {
+          this.inFlight = undefined;
+          this.schedule();
+        });
     }, this.nextIntervalMs());
   }
 
