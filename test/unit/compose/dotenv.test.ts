@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Compose ${VAR} templates are the subject here.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDotenv } from '../../../src/compose/index.js';
