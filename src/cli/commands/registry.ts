@@ -75,7 +75,8 @@ export function register(program: Command): void {
       for (const b of report.blobsDeleted)
         process.stdout.write(`${verb} blob ${b.digest} (${human(b.size)})\n`);
       process.stdout.write(
-        `${report.manifestsDeleted.length} manifests and ${report.blobsDeleted.length} blobs ${verb}, ` +
+        `${report.manifestsDeleted.length} manifests and ${report.blobsDeleted.length} blobs ` +
+          `${report.dryRun ? 'would be deleted' : 'deleted'}, ` +
           `${human(report.bytesFreed)} freed; ${report.blobsKept} blobs kept\n`,
       );
     });

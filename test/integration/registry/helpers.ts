@@ -58,7 +58,13 @@ export interface TestRegistry {
 
 export async function startTestRegistry(extra: Partial<RegistryConfig> = {}): Promise<TestRegistry> {
   const dir = tempDir('berth-registry-');
-  const reg = await startRegistry({ root: dir.path, addr: '127.0.0.1:0', ...extra });
+  let reg: RunningRegistry;
+  try {
+    reg = await startRegistry({ root: dir.path, addr: '127.0.0.1:0', ...extra });
+  } catch (err) {
+    dir.cleanup();
+    throw err;
+  }
   return {
     reg,
     url: reg.url,
