@@ -125,7 +125,7 @@ function imageVolumePaths(v: ResolveMountsRequest['imageVolumes']): string[] {
 }
 
 /** Resolves a container's mounts; idempotent per container (anonymous volumes are reused on restart). */
-export function resolveMounts(svc: VolumeService, req: ResolveMountsRequest): Promise<ResolvedMounts> {
+export async function resolveMounts(svc: VolumeService, req: ResolveMountsRequest): Promise<ResolvedMounts> {
   // Parse and validate everything first: bad input must not create anything.
   const plan = new Map<string, Planned>();
   const explicit = new Set<string>();
