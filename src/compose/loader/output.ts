@@ -96,7 +96,19 @@ export function toConfigObject(p: Project): Tree {
   if (Object.keys(p.secrets).length) out.secrets = section(p.secrets, ORDER.secret as string[]);
   if (Object.keys(p.configs).length) out.configs = section(p.configs, ORDER.secret as string[]);
   for (const k of Object.keys(p.extensions).sort()) out[k] = sorted(k, p.extensions[k]);
-  return out;
+  return escapeDollars(out) as Tree;
+}
+
+/** Literal '$' is printed as '$$', as docker compose does, so the output loads again unchanged. */
+function escapeDollars(v: unknown): unknown {
+  if (typeof v === 'string') return v.replaceAll('$', '$$$$');
+  if (Array.isArray(v)) return v.map(escapeDollars);
+  if (isObj(v)) {
+    const out: Tree = {};
+    for (const [k, x] of Object.entries(v)) out[k] = escapeDollars(x);
+    return out;
+  }
+  return v;
 }
 
 const YAML11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;

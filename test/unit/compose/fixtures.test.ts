@@ -65,6 +65,16 @@ for (const name of list('valid')) {
     assert.equal(out, readFileSync(expectedPath, 'utf8'));
     if (existsSync(warnPath)) assert.equal(warnText, readFileSync(warnPath, 'utf8').trimEnd());
     else assert.deepEqual(warnings, []);
+    // The canonical output is itself a compose file that loads back to the same model.
+    const again = await loadProject({
+      workingDir: dir,
+      files: ['-'],
+      stdin: toYaml(project),
+      profiles: ['*'],
+      environment: { HOME: '/home/tester' },
+    });
+    assert.equal(toYaml(again.project), toYaml(project));
+    assert.deepEqual(again.warnings, []);
   });
 }
 
