@@ -1,4 +1,5 @@
 export { parseDotenv, readDotenv } from './dotenv.js';
+export { dependencyOrder, serviceHash } from './graph.js';
 export { formatPath, substitute, TemplateError } from './interpolate.js';
 export { loadProject } from './load.js';
 export {
