@@ -94,7 +94,9 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
     }
   }
   const esc = directives.escape;
-  const contRe = new RegExp(`${esc === '\\' ? '\\\\' : '`'}[ \\t]*$`);
+  // The escape char ends a line as a continuation unless it is itself escaped (`foo \\\\`).
+  const e = esc === '\\' ? '\\\\' : '`';
+  const contRe = new RegExp(`(^|[^${e}])${e}[ \\t]*$`);
   const warnings: ParseWarning[] = [];
 
   const logical: LogicalLine[] = [];
@@ -106,7 +108,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
     const column = leadingWs(first) + 1;
     let line = first.slice(column - 1);
     let ended = !contRe.test(line);
-    if (!ended) line = line.replace(contRe, '');
+    if (!ended) line = line.replace(contRe, '$1');
     const originalParts = [line];
     let emptyContinuation = false;
     while (!ended) {
@@ -119,7 +121,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
         continue;
       }
       ended = !contRe.test(next);
-      const part = ended ? next : next.replace(contRe, '');
+      const part = ended ? next : next.replace(contRe, '$1');
       line += part;
       originalParts.push(part);
     }

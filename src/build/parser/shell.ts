@@ -109,7 +109,7 @@ class Lexer {
   }
 
   /** Processes until one of `stops` (consumed, returned) or the end (returns ''). */
-  processUntil(out: Out, stops: string[], topLevel: boolean): string {
+  processUntil(out: Out, stops: string[], topLevel: boolean, rawEscapes = false): string {
     while (this.pos < this.src.length) {
       const ch = this.peek();
       if (stops.includes(ch)) {
@@ -133,6 +133,10 @@ class Lexer {
         this.next();
         if (this.pos >= this.src.length) break; // a trailing escape is dropped
         const n = this.next();
+        if (rawEscapes) {
+          out.raw(ch + n);
+          continue;
+        }
         // In heredoc bodies only \$ and the escape itself are escapes, as in a shell heredoc.
         out.raw(this.keepQuotes && n !== '$' && n !== this.esc ? ch + n : n);
       } else {
@@ -201,8 +205,11 @@ class Lexer {
       return v;
     }
     this.next(); // {
+    const first = this.peek();
+    if (first === '') throw new ShellExpansionError("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':')
+      throw new ShellExpansionError('syntax error: bad substitution');
     const name = this.name();
-    if (name === '') throw new ShellExpansionError('bad substitution: missing variable name in $' + '{}');
     const op = this.next();
     if (op === '') throw new ShellExpansionError("syntax error: missing '}'");
     if (op === '}') {
@@ -235,7 +242,7 @@ class Lexer {
     if (op === '#' || op === '%') {
       const longest = this.peek() === op;
       if (longest) this.next();
-      const pattern = this.subWord(['}']);
+      const pattern = this.subWord(['}'], true);
       const v = this.get(name) ?? '';
       return op === '#' ? trimPrefix(v, pattern, longest) : trimSuffix(v, pattern, longest);
     }
@@ -243,44 +250,50 @@ class Lexer {
       const all = this.peek() === '/';
       if (all) this.next();
       const out = new Out();
-      const stop = this.processUntil(out, ['/', '}'], false);
-      if (stop === '') throw new ShellExpansionError("syntax error: missing '}'");
-      const replacement = stop === '/' ? this.subWord(['}']) : '';
+      // As in BuildKit, the pattern runs to the next '/': `${a/p/r}` needs both slashes.
+      if (this.processUntil(out, ['/'], false, true) === '')
+        throw new ShellExpansionError("syntax error: missing '/' in ${}");
+      const replacement = this.subWord(['}'], true);
       const v = this.get(name) ?? '';
-      return replacePattern(v, out.value, replacement, all);
+      return replacePattern(v, out.value, unescapePattern(replacement), all);
     }
     throw new ShellExpansionError(`unsupported modifier (${op}) in substitution`);
   }
 
-  private subWord(stops: string[]): string {
+  private subWord(stops: string[], rawEscapes = false): string {
     const out = new Out();
-    if (this.processUntil(out, stops, false) === '')
+    if (this.processUntil(out, stops, false, rawEscapes) === '')
       throw new ShellExpansionError("syntax error: missing '}'");
     return out.value;
   }
 }
 
-/** Converts a shell glob (`*`, `?`, `[…]`, `\x`) into a regular-expression source. */
-export function globToRegexSource(pattern: string): string {
+/**
+ * Converts a substitution pattern to a regular-expression source as BuildKit does: `*` any run of
+ * characters, `?` one character, `\\*` `\\?` `\\\\` literal, `\\}` and `\\/` the bare character; everything
+ * else (brackets included) is literal.
+ */
+export function globToRegexSource(pattern: string, greedy = true): string {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
-    if (c === '*') re += '[\\s\\S]*';
+    if (c === '*') re += greedy ? '[\\s\\S]*' : '[\\s\\S]*?';
     else if (c === '?') re += '[\\s\\S]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, end);
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else if (c === '\\' && i + 1 < pattern.length) {
-      re += escapeRegex(pattern[++i]!);
+    else if (c === '\\' && i + 1 < pattern.length) {
+      const n = pattern[++i]!;
+      if (n !== '*' && n !== '?' && n !== '\\' && n !== '}' && n !== '/')
+        throw new ShellExpansionError(
+          `invalid pattern (${pattern}) in substitution: invalid escape '\\${n}'`,
+        );
+      re += escapeRegex(n);
     } else re += escapeRegex(c);
   }
   return re;
+}
+
+/** The replacement of `${a/p/r}` with its escapes removed. */
+function unescapePattern(s: string): string {
+  return s.replace(/\\([\s\S])/g, '$1');
 }
 
 function escapeRegex(s: string): string {

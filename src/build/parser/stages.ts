@@ -135,11 +135,11 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
           r.dependsOn.push({ stage: named, via: ref.via, line: refLine });
         } else if (/^\d+$/.test(ref.from)) {
           const idx = Number(ref.from);
-          if (idx >= stage.index)
+          if (idx >= df.stages.length)
             throw new DockerfileError(
               file,
               refLine,
-              `invalid from flag value ${ref.from}: refers to current or following build stage`,
+              `invalid from flag value ${ref.from}: stage index out of range (${df.stages.length} stages)`,
             );
           r.dependsOn.push({ stage: idx, via: ref.via, line: refLine });
         } else if (!r.externalImages.includes(ref.from)) {
@@ -162,9 +162,9 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
 
   // Depth-first from the target: post-order gives dependencies first; a grey node seen again is a cycle.
   const state = new Map<number, 'visiting' | 'done'>();
-  const order: number[] = [];
+  const visited: number[] = [];
   const level = new Map<number, number>();
-  const label = (i: number) => df.stages[i]!.name ?? String(i);
+  const label = (i: number) => df.stages[i]!.name ?? `stage-${i}`;
   const visit = (i: number, path: number[]) => {
     const st = state.get(i);
     if (st === 'done') return;
@@ -172,7 +172,11 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
       const cycle = [...path.slice(path.indexOf(i)), i].map(label).join(' -> ');
       const from = path[path.length - 1]!;
       const edge = all[from]!.dependsOn.find((d) => d.stage === i)!;
-      throw new DockerfileError(file, edge.line, `circular dependency detected on stage: ${cycle}`);
+      throw new DockerfileError(
+        file,
+        edge.line,
+        `circular dependency detected on stage: ${label(i)} (${cycle})`,
+      );
     }
     state.set(i, 'visiting');
     let lv = 0;
@@ -182,9 +186,18 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
     }
     level.set(i, lv);
     state.set(i, 'done');
-    order.push(i);
+    visited.push(i);
   };
-  visit(target, []);
+  // Like BuildKit, a cycle anywhere in the file is an error, even outside the target's needs.
+  for (let i = 0; i < all.length; i++) visit(i, []);
+  const needed = new Set<number>();
+  const mark = (i: number) => {
+    if (needed.has(i)) return;
+    needed.add(i);
+    for (const d of all[i]!.dependsOn) mark(d.stage);
+  };
+  mark(target);
+  const order = visited.filter((i) => needed.has(i));
   const groups: number[][] = [];
   for (const i of order) (groups[level.get(i)!] ??= []).push(i);
   for (const g of groups) g.sort((a, b) => a - b);
