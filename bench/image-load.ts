@@ -1,0 +1,101 @@
+// Benchmark: load + unpack of a ~300 MB, 6-layer docker-archive tar — berth vs `docker load` on a private
+// dockerd (20.10), side by side in one run. Run: node --import tsx bench/image-load.ts [totalMB] [layers]
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ImageService } from '../src/images/index.js';
+import { tarDirectory } from '../src/layers/index.js';
+import { generateTree } from './fixtures.js';
+
+const totalMb = Number(process.argv[2] ?? 300);
+const layerCount = Number(process.argv[3] ?? 6);
+const work = mkdtempSync('/var/tmp/berth-bench-load-');
+let dockerd: ChildProcess | undefined;
+
+async function main(): Promise<void> {
+  // 1. Build the image with berth and save it as Docker would (uncompressed layer.tar files).
+  const gen = new ImageService(join(work, 'gen'));
+  await gen.init();
+  let parent: string | null = null;
+  for (let i = 0; i < layerCount; i++) {
+    const dir = join(work, `layer${i}`);
+    mkdirSync(dir);
+    generateTree(dir, totalMb / layerCount, i);
+    const { stream } = tarDirectory(dir, { gzipLevel: 1 });
+    const rec = await gen.commit({
+      parent,
+      layer: stream,
+      createdBy: `layer ${i}`,
+      tag: i === layerCount - 1 ? 'bench:load' : undefined,
+    });
+    parent = rec.id;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const tar = join(work, 'image.tar');
+  await pipeline(await gen.save(['bench:load']), createWriteStream(tar));
+  rmSync(join(work, 'gen'), { recursive: true, force: true });
+  const tarMb = statSync(tar).size / 1048576;
+  console.log(`image: ${layerCount} layers, ${tarMb.toFixed(0)} MB docker-archive`);
+  execFileSync('sync');
+
+  // 2. berth load (verify + unpack every layer).
+  const svc = new ImageService(join(work, 'berth'));
+  await svc.init();
+  let t0 = process.hrtime.bigint();
+  await svc.load(createReadStream(tar));
+  const berthS = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(`berth load:  ${berthS.toFixed(2)} s  (${(tarMb / berthS).toFixed(0)} MB/s)`);
+  rmSync(join(work, 'berth'), { recursive: true, force: true });
+  execFileSync('sync');
+
+  // 3. docker load on a private daemon.
+  const d = join(work, 'docker');
+  const sock = join(d, 'docker.sock');
+  dockerd = spawn(
+    'dockerd',
+    [
+      '--data-root',
+      join(d, 'data'),
+      '--exec-root',
+      join(d, 'exec'),
+      '--pidfile',
+      join(d, 'pid'),
+      '-H',
+      `unix://${sock}`,
+      '--bridge=none',
+      '--iptables=false',
+    ],
+    { stdio: 'ignore' },
+  );
+  const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
+  for (let i = 0; i < 60 && !existsSync(sock); i++) await sleep(500);
+  await sleep(1000);
+  t0 = process.hrtime.bigint();
+  execFileSync('/usr/bin/docker', ['load', '-q', '-i', tar], { env, stdio: 'ignore' });
+  const dockerS = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(`docker load: ${dockerS.toFixed(2)} s  (${(tarMb / dockerS).toFixed(0)} MB/s)`);
+  console.log(`ratio berth/docker time: ${(berthS / dockerS).toFixed(2)} (below 1 = berth faster)`);
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    if (dockerd && dockerd.exitCode === null) {
+      dockerd.kill('SIGTERM');
+      for (let i = 0; i < 40 && dockerd.exitCode === null; i++) await sleep(250);
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
