@@ -252,7 +252,7 @@ class Lexer {
       const out = new Out();
       // As in BuildKit, the pattern runs to the next '/': `${a/p/r}` needs both slashes.
       if (this.processUntil(out, ['/'], false, true) === '')
-        throw new ShellExpansionError("syntax error: missing '/' in ${}");
+        throw new ShellExpansionError(`syntax error: missing '/' in \${}`);
       const replacement = this.subWord(['}'], true);
       const v = this.get(name) ?? '';
       return replacePattern(v, out.value, unescapePattern(replacement), all);

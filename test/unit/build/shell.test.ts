@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile words are written with ${…} on purpose
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
