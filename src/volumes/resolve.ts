@@ -7,7 +7,6 @@ import { copyDirContents, isEmptyDir, resolveInRoot } from './fsutil.js';
 import type { ContainerRefs, VolumeService } from './service.js';
 import {
   type ApiMount,
-  cleanPath,
   type MountSpec,
   type MountType,
   parseApiMount,
@@ -223,6 +222,19 @@ async function apply(svc: VolumeService, req: ResolveMountsRequest, plan: Map<st
       await svc.activate(name);
       activated.push(name);
     }
+    // A subpath must exist inside its volume, and its symlinks must not lead out of it.
+    const subpaths = new Map<string, string>(); // destination → host source
+    for (const [dest, entry] of plan) {
+      const sub = entry.kind === 'spec' ? entry.spec.volume?.subpath : undefined;
+      if (!sub) continue;
+      const base = svc.mountpoint(names.get(dest)!);
+      const host = await resolveInRoot(base, sub);
+      if (!(await svc.exists(host)))
+        throw badRequest(
+          `cannot access path ${host}: subpath ${sub} does not exist in volume ${names.get(dest)}`,
+        );
+      subpaths.set(dest, host);
+    }
     // Copy-up: only into an empty volume this container did not use before (Docker does it at create).
     if (req.imageRootfsPath) {
       for (const [dest, entry] of plan) {
@@ -236,7 +248,7 @@ async function apply(svc: VolumeService, req: ResolveMountsRequest, plan: Map<st
         await copyDirContents(src, target);
       }
     }
-    return build(svc, plan, names);
+    return build(svc, plan, names, subpaths);
   } catch (err) {
     // Undo what this call made, newest first; keep the original error.
     try {
@@ -252,7 +264,12 @@ async function apply(svc: VolumeService, req: ResolveMountsRequest, plan: Map<st
   }
 }
 
-function build(svc: VolumeService, plan: Map<string, Planned>, names: Map<string, string>): ResolvedMounts {
+function build(
+  svc: VolumeService,
+  plan: Map<string, Planned>,
+  names: Map<string, string>,
+  subpaths: Map<string, string>,
+): ResolvedMounts {
   const oci: OciMount[] = [];
   const mps: MountPoint[] = [];
   for (const [dest, entry] of plan) {
@@ -299,9 +316,8 @@ function build(svc: VolumeService, plan: Map<string, Planned>, names: Map<string
     } else if (s.type === 'volume') {
       const name = names.get(dest)!;
       const mountpoint = svc.mountpoint(name);
-      const sub = s.volume?.subpath ? `/${cleanPath(s.volume.subpath)}` : '';
       oci.push({
-        source: mountpoint + sub,
+        source: subpaths.get(dest) ?? mountpoint,
         destination: dest,
         type: 'bind',
         options: bindOptions(s.readOnly, '', false),

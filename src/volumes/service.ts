@@ -407,6 +407,35 @@ export class VolumeService {
     return releaseMounts(this, containerId, opts);
   }
 
+  /**
+   * Daemon start-up, after containers are loaded: drops references of containers that no longer exist and
+   * marks the rest active or not by whether they run (unmounting option volumes nobody runs with).
+   * Returns the IDs whose references were dropped.
+   */
+  reconcile(containers: Iterable<{ id: string; running: boolean }>): Promise<string[]> {
+    return this.lock.run(async () => {
+      const known = new Map<string, boolean>();
+      for (const c of containers) known.set(c.id, c.running);
+      const dropped: string[] = [];
+      const touched = new Set<string>();
+      for (const refs of [...this.refs.values()]) {
+        const running = known.get(refs.containerId);
+        if (running === undefined) {
+          await this.setRefs(refs.containerId, undefined);
+          dropped.push(refs.containerId);
+        } else if (running !== refs.active)
+          await this.setRefs(refs.containerId, { ...refs, active: running });
+        for (const v of refs.volumes) touched.add(v);
+      }
+      for (const v of touched) {
+        const active = [...this.refs.values()].some((r) => r.active && r.volumes.includes(v));
+        if (active && this.metas.has(v)) await this.activate(v);
+        else await this.deactivateIfUnused(v);
+      }
+      return dropped;
+    });
+  }
+
   // ---- references and activation, used by resolve.ts ----
 
   /** @internal */

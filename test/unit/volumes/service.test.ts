@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ANONYMOUS_LABEL, VolumeService } from '../../../src/volumes/index.js';
@@ -174,6 +174,8 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
     const host = join(root, 'host');
     mkdirSync(host);
     const missing = join(root, 'created/by/-v');
+    await svc.create({ Name: 'named' });
+    mkdirSync(join(svc.mountpoint('named'), 'x'));
     const r = await svc.resolveMounts({
       containerId: 'c1',
       binds: [`${host}:/mnt/host:ro,rslave`, 'named:/data', '/anon', `${missing}:/made`],
@@ -242,6 +244,21 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
       Propagation: '',
     });
     assert.deepEqual(svc.usedBy('named'), ['c1']);
+    // A subpath must exist and cannot climb out of its volume through a symlink.
+    symlinkSync('/../../..', join(svc.mountpoint('named'), 'up'));
+    await assert.rejects(
+      svc.resolveMounts({
+        containerId: 'c9',
+        mounts: [{ Type: 'volume', Source: 'named', Target: '/s', VolumeOptions: { Subpath: 'nope' } }],
+      }),
+      status(400, /subpath nope does not exist in volume named/),
+    );
+    const up = await svc.resolveMounts({
+      containerId: 'c9',
+      mounts: [{ Type: 'volume', Source: 'named', Target: '/s', VolumeOptions: { Subpath: 'up' } }],
+    });
+    assert.equal(up.ociMounts[0]!.source, svc.mountpoint('named'));
+    await svc.releaseMounts('c9');
     // Resolving again (next start) reuses the anonymous volume.
     const again = await svc.resolveMounts({
       containerId: 'c1',
@@ -335,5 +352,21 @@ test('init removes leftovers of interrupted creates and keeps valid volumes', as
       ['good'],
     );
     assert.match(list.Warnings[0]!, /volume broken: unreadable metadata/);
+  });
+});
+
+test('reconcile drops references of vanished containers and marks stopped ones inactive', async () => {
+  await withService(async (svc) => {
+    await svc.resolveMounts({ containerId: 'gone', binds: ['v1:/a'] });
+    await svc.resolveMounts({ containerId: 'stopped', binds: ['v1:/a', 'v2:/b'] });
+    await svc.resolveMounts({ containerId: 'running', binds: ['v2:/b'] });
+    const dropped = await svc.reconcile([
+      { id: 'stopped', running: false },
+      { id: 'running', running: true },
+    ]);
+    assert.deepEqual(dropped, ['gone']);
+    assert.deepEqual(svc.usedBy('v1'), ['stopped']);
+    assert.equal(svc.containerRefs('stopped')!.active, false);
+    assert.equal(svc.containerRefs('running')!.active, true);
   });
 });
