@@ -206,6 +206,8 @@ export interface HealthMonitorOptions {
   onStatus?: (status: HealthStatus, health: Health) => void;
   /** Called after each probe with a copy of the state (persist it to the container record). */
   onProbe?: (health: Health, entry: HealthLogEntry) => void;
+  /** The Health of the previous run: its Log is kept across restarts (status and streak reset), as Docker. */
+  previous?: Health;
   /** When the container started (ms since epoch); defaults to now. */
   startedAt?: number;
   /** Clock (ms since epoch) and timers; injectable for tests. */
@@ -236,6 +238,7 @@ export class HealthMonitor {
       clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
     };
     this.startedAt = opts.startedAt ?? this.now();
+    if (opts.previous) this.state.Log = opts.previous.Log.slice(-MAX_LOG_ENTRIES).map((e) => ({ ...e }));
   }
 
   /** False when the config disables health checks (no monitor, no Health in inspect). */
@@ -258,10 +261,15 @@ export class HealthMonitor {
     return r && r > 0 ? r : HEALTH_DEFAULTS.Retries;
   }
 
-  /** Docker's schedule: start-interval while starting within the start period, the interval otherwise. */
+  /**
+   * Docker's schedule: start-interval while starting within the start period, the interval otherwise, and
+   * never past the end of the start period (so the first counted probe comes right after it).
+   */
   nextIntervalMs(): number {
-    if (this.now() - this.startedAt >= this.ms('StartPeriod')) return this.ms('Interval');
-    return this.state.Status === 'starting' ? this.ms('StartInterval') : this.ms('Interval');
+    const remaining = this.ms('StartPeriod') - (this.now() - this.startedAt);
+    if (remaining <= 0) return this.ms('Interval');
+    if (this.state.Status === 'starting') return this.ms('StartInterval');
+    return Math.min(this.ms('Interval'), remaining);
   }
 
   /** Starts probing (the first probe after one interval, as Docker). */

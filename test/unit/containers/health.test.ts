@@ -107,6 +107,9 @@ test('start period: failures do not count, start-interval applies, a success end
   await m.probeOnce();
   assert.equal(m.health.Status, 'healthy');
   assert.equal(m.nextIntervalMs(), 30_000, 'healthy inside the start period uses Interval');
+  now += 45_000;
+  assert.equal(m.nextIntervalMs(), 15_000, 'but not past the end of the start period');
+  now -= 45_000;
   // After the start period, a failure counts (Retries 1 → unhealthy at once).
   now += 61_000;
   exitCode = 1;
@@ -271,4 +274,27 @@ test('Go durations', () => {
   assert.equal(formatGoDuration(3600e9), '1h0m0s');
   assert.equal(formatGoDuration(1.5e9), '1.5s');
   assert.equal(formatGoDuration(MS), '1ms');
+});
+
+test('the Log of the previous run is kept across a restart; status and streak start over', async () => {
+  const m = new HealthMonitor({
+    config: { Test: ['CMD', 'x'], Retries: 1 },
+    runProbe: async () => ({ exitCode: 1, output: 'bad' }),
+  });
+  await m.probeOnce();
+  assert.equal(m.health.Status, 'unhealthy');
+  const next = new HealthMonitor({
+    config: { Test: ['CMD', 'x'] },
+    runProbe: async () => ({ exitCode: 0, output: 'ok' }),
+    previous: m.health,
+  });
+  assert.deepEqual(
+    { s: next.health.Status, f: next.health.FailingStreak, n: next.health.Log.length },
+    { s: 'starting', f: 0, n: 1 },
+  );
+  await next.probeOnce();
+  assert.deepEqual(
+    next.health.Log.map((e) => e.Output),
+    ['bad', 'ok'],
+  );
 });
