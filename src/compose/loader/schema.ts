@@ -50,13 +50,25 @@ function pathOf(instancePath: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+const TYPE_NAMES: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  null: 'null',
+};
+
 function describe(e: ErrorObject): string {
   const path = formatPath(pathOf(e.instancePath)) || '(root)';
   switch (e.keyword) {
     case 'additionalProperties':
       return `${path} Additional property ${(e.params as { additionalProperty: string }).additionalProperty} is not allowed`;
-    case 'type':
-      return `${path} must be a ${String((e.params as { type: string | string[] }).type).replace(/,/g, ' or a ')}`;
+    case 'type': {
+      const t = (e.params as { type: string | string[] }).type;
+      return `${path} must be ${(Array.isArray(t) ? t : [t]).map((x) => TYPE_NAMES[x] ?? `a ${x}`).join(' or ')}`;
+    }
     case 'required':
       return `${path} ${(e.params as { missingProperty: string }).missingProperty} is required`;
     case 'enum':

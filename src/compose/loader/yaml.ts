@@ -56,22 +56,27 @@ export function parseComposeYaml(text: string, file: string): Record<string, unk
   if (js === null || js === undefined) throw badRequest(`${file}: empty compose file`);
   if (typeof js !== 'object' || Array.isArray(js))
     throw badRequest(`${file}: top-level object must be a mapping`);
-  return toMarkers(js) as Record<string, unknown>;
+  return toMarkers(js, file) as Record<string, unknown>;
 }
 
-function toMarkers(v: unknown): unknown {
+function toMarkers(v: unknown, file: string, open: Set<object> = new Set()): unknown {
   if (v === RESET) return new ResetTag();
+  if (v === null || typeof v !== 'object') return v;
+  // An alias inside its own anchor makes a cyclic tree: refuse it rather than recurse forever.
+  if (open.has(v)) throw badRequest(`${file}: yaml: an alias refers to a node that contains it`);
+  open.add(v);
+  let out: unknown;
   if (Array.isArray(v)) {
-    if (v[0] === OVERRIDE) return new OverrideTag(v.slice(1).map(toMarkers));
-    return v.map(toMarkers);
-  }
-  if (v !== null && typeof v === 'object') {
+    const items = v.map((x) => toMarkers(x, file, open));
+    out = v[0] === OVERRIDE ? new OverrideTag(items.slice(1)) : items;
+  } else {
     const o = v as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(o)) if (k !== OVERRIDE) out[k] = toMarkers(val);
-    return OVERRIDE in o ? new OverrideTag(out) : out;
+    const m: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(o)) if (k !== OVERRIDE) m[k] = toMarkers(val, file, open);
+    out = OVERRIDE in o ? new OverrideTag(m) : m;
   }
-  return v;
+  open.delete(v);
+  return out;
 }
 
 /** The tree with markers replaced by what they carry (what the schema sees). */
