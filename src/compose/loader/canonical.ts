@@ -110,7 +110,8 @@ export function parsePortShort(spec: string, ctx: CanonicalContext, path: Path):
   const pub = m.groups.pub || undefined;
   const protocol = m.groups.proto ?? 'tcp';
   const [tLo, tHi] = range(m.groups.target as string);
-  if (tHi < tLo || tHi > 65535 || tLo < 1) return fail(ctx, path, `invalid port range ${JSON.stringify(spec)}`);
+  if (tHi < tLo || tHi > 65535 || tLo < 1)
+    return fail(ctx, path, `invalid port range ${JSON.stringify(spec)}`);
   if (pub) {
     const [pLo, pHi] = range(pub);
     if (pHi < pLo || pHi > 65535) return fail(ctx, path, `invalid published port ${JSON.stringify(spec)}`);
@@ -178,7 +179,11 @@ export function parseVolumeShort(spec: string, ctx: CanonicalContext, path: Path
     [source, target, mode] = parts as [string, string, string];
   } else return fail(ctx, path, `invalid volume specification ${JSON.stringify(spec)}`);
   if (target === '' || source === '')
-    return fail(ctx, path, `invalid volume specification ${JSON.stringify(spec)}: empty section between colons`);
+    return fail(
+      ctx,
+      path,
+      `invalid volume specification ${JSON.stringify(spec)}: empty section between colons`,
+    );
   const isPath =
     source !== undefined && (source.startsWith('.') || source.startsWith('/') || source.startsWith('~'));
   const vol: VolumeMount = { type: isPath ? 'bind' : 'volume', target };
