@@ -71,7 +71,7 @@ export const PROPAGATIONS: readonly Propagation[] = [
 const RW_MODES = new Set(['rw', 'ro']);
 const LABEL_MODES = new Set(['z', 'Z']);
 const COPY_MODES = new Set(['nocopy']);
-const CONSISTENCY_MODES = new Set(['consistent', 'cached', 'delegated', 'default']);
+const CONSISTENCY_MODES = new Set(['consistent', 'cached', 'delegated']);
 
 const invalidSpec = (raw: string) => `invalid volume specification: '${raw}'`;
 
@@ -251,8 +251,9 @@ export function tmpfsOptionsToData(opts: ApiMount['TmpfsOptions'], readOnly: boo
     raw.push(`size=${n}${suffix}`);
   }
   for (const o of opts?.Options ?? []) {
-    if (o.length === 1 && (o[0] === 'exec' || o[0] === 'noexec')) raw.push(o[0]);
-    else throw new Error(`invalid tmpfs option ${JSON.stringify(o)}`);
+    if (o.length < 1 || o.length > 2) throw new Error('invalid option array length');
+    if (o[0] !== 'exec' && o[0] !== 'noexec') throw new Error(`invalid option: ${o[0]}`);
+    raw.push(o.length === 1 ? o[0] : `${o[0]}=${o[1]}`);
   }
   return raw.join(',');
 }
@@ -502,8 +503,8 @@ export function parseVolumesFrom(spec: string): { container: string; mode: strin
   const container = i < 0 ? spec : spec.slice(0, i);
   const mode = i < 0 ? '' : spec.slice(i + 1);
   if (container === '') throw badRequest(invalidSpec(spec));
-  if (!validMountMode(mode)) throw badRequest(`invalid mode: ${mode}`);
-  if (modePropagation(mode) !== '')
-    throw badRequest(`invalid mode: ${mode}: propagation cannot be set with volumes-from`);
-  return { container, mode, readWrite: !modeHas(mode, 'ro') };
+  // Propagation and copy modes are not allowed: the mounts keep those of the source container.
+  if (!validMountMode(mode) || modePropagation(mode) !== '' || modeHas(mode, 'nocopy'))
+    throw badRequest(`invalid mode: ${mode}`);
+  return { container, mode: mode || 'rw', readWrite: !modeHas(mode, 'ro') };
 }

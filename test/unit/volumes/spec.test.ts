@@ -207,11 +207,12 @@ test('--tmpfs parsing and validation', () => {
 });
 
 test('--volumes-from parsing', () => {
-  assert.deepEqual(parseVolumesFrom('db'), { container: 'db', mode: '', readWrite: true });
+  assert.deepEqual(parseVolumesFrom('db'), { container: 'db', mode: 'rw', readWrite: true });
   assert.deepEqual(parseVolumesFrom('db:ro'), { container: 'db', mode: 'ro', readWrite: false });
   rejects400(() => parseVolumesFrom(''), 'volumes-from specification cannot be an empty string');
   rejects400(() => parseVolumesFrom('db:xx'), 'invalid mode: xx');
-  rejects400(() => parseVolumesFrom('db:rshared'), /propagation/);
+  rejects400(() => parseVolumesFrom('db:rshared'), 'invalid mode: rshared');
+  rejects400(() => parseVolumesFrom('db:nocopy'), 'invalid mode: nocopy');
 });
 
 test('sizes and tmpfs option conversion', () => {
@@ -222,5 +223,10 @@ test('sizes and tmpfs option conversion', () => {
   assert.equal(parseSize('12x'), undefined);
   assert.equal(tmpfsOptionsToData({ SizeBytes: 1000 }, true), 'ro,size=1000');
   assert.equal(tmpfsOptionsToData({ SizeBytes: 2048, Options: [['exec']] }, false), 'size=2k,exec');
-  assert.throws(() => tmpfsOptionsToData({ Options: [['suid']] }, false), /invalid tmpfs option/);
+  assert.throws(() => tmpfsOptionsToData({ Options: [['suid']] }, false), {
+    message: 'invalid option: suid',
+  });
+  assert.throws(() => tmpfsOptionsToData({ Options: [[]] }, false), {
+    message: 'invalid option array length',
+  });
 });
