@@ -99,7 +99,7 @@ async function pushBlob(url: string, repo: string, data: Buffer): Promise<string
   loc.searchParams.set('digest', digest);
   const put = await fetch(loc, {
     method: 'PUT',
-    body: data,
+    body: new Uint8Array(data),
     headers: { 'Content-Type': 'application/octet-stream' },
   });
   if (put.status !== 201) throw new Error(`PUT upload: ${put.status} ${await put.text()}`);
