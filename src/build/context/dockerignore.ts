@@ -19,7 +19,7 @@ export interface IgnoreRule {
 
 /** Docker's filepath.Clean for patterns: `./a/` → `a`, `/a` → `a`, `a//b/../c` → `a/c`. */
 export function cleanPattern(p: string): string {
-  let c = posix.normalize(p.replace(/\\/g, '/'));
+  let c = posix.normalize(p);
   if (c.length > 1 && c.endsWith('/')) c = c.slice(0, -1);
   if (c.length > 1 && c.startsWith('/')) c = c.slice(1);
   return c === '' ? '.' : c;
@@ -87,12 +87,13 @@ export class IgnoreMatcher {
   readonly rules: IgnoreRule[];
   readonly hasExclusions: boolean;
 
-  /** `patterns` as parseDockerignore returns them (a leading `!` marks an exception). */
+  /** `patterns` as parseDockerignore returns them (a leading `!` marks an exception); cleaned again here. */
   constructor(patterns: readonly string[]) {
     this.rules = [];
     for (const raw of patterns) {
       const exclusion = raw.startsWith('!');
-      const p = exclusion ? raw.slice(1) : raw;
+      const rest = (exclusion ? raw.slice(1) : raw).trim();
+      const p = rest === '' ? '' : cleanPattern(rest);
       if (p === '') throw badRequest('.dockerignore: illegal exclusion pattern: "!"');
       this.rules.push({ pattern: p, exclusion, regex: compilePattern(p), elements: p.split('/') });
     }
