@@ -67,7 +67,7 @@ export interface ResolvedMounts {
 }
 
 type Planned =
-  | { kind: 'spec'; spec: MountSpec; listed: boolean }
+  | { kind: 'spec'; spec: MountSpec; listed: boolean; image?: boolean }
   | { kind: 'from'; mp: MountPoint; rw: boolean };
 
 const OPPOSITES: Record<string, string> = {
@@ -118,6 +118,10 @@ function depth(p: string): number {
   return p === '/' ? 0 : p.split('/').length;
 }
 
+function nonEmpty(m: Record<string, string> | undefined): Record<string, string> | undefined {
+  return m && Object.keys(m).length > 0 ? m : undefined;
+}
+
 function imageVolumePaths(v: ResolveMountsRequest['imageVolumes']): string[] {
   if (!v) return [];
   return Array.isArray(v) ? v : Object.keys(v);
@@ -153,7 +157,8 @@ export async function resolveMounts(svc: VolumeService, req: ResolveMountsReques
     const spec = parseBind(p); // a bare absolute path: an anonymous volume with copy-up
     if (spec.type !== 'volume' || spec.source !== '')
       throw badRequest(`invalid volume specification: '${p}'`);
-    if (!plan.has(spec.destination)) plan.set(spec.destination, { kind: 'spec', spec, listed: true });
+    if (!plan.has(spec.destination))
+      plan.set(spec.destination, { kind: 'spec', spec, listed: true, image: true });
   }
   for (const entry of plan.values()) {
     const driver = entry.kind === 'spec' ? entry.spec.volume?.driver : entry.mp.Driver;
@@ -193,7 +198,12 @@ async function apply(svc: VolumeService, req: ResolveMountsRequest, plan: Map<st
       }
       if (!svc.has(name)) {
         await svc.createLocked(
-          { Name: name, Driver: 'local', DriverOpts: spec.volume?.driverOpts, Labels: spec.volume?.labels },
+          {
+            Name: name,
+            Driver: 'local',
+            DriverOpts: nonEmpty(spec.volume?.driverOpts),
+            Labels: nonEmpty(spec.volume?.labels),
+          },
           isAnon,
         );
         created.push(name);
@@ -328,7 +338,8 @@ function build(
         Source: mountpoint,
         Destination: dest,
         Driver: 'local',
-        Mode: s.mode || 'z',
+        // Docker labels local volumes from Binds/Mounts 'z'; image (Config.Volumes) ones keep ''.
+        Mode: entry.image ? '' : s.mode || 'z',
         RW: rw,
         Propagation: '',
       });

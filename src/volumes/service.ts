@@ -39,7 +39,7 @@ export interface Volume {
   Mountpoint: string;
   CreatedAt: string;
   Status?: Record<string, unknown>;
-  Labels: Record<string, string>;
+  Labels: Record<string, string> | null;
   Scope: 'local';
   Options: Record<string, string> | null;
   UsageData?: { Size: number; RefCount: number };
@@ -54,8 +54,8 @@ export interface VolumeListResponse {
 export interface VolumeCreateOptions {
   Name?: string;
   Driver?: string;
-  DriverOpts?: Record<string, string>;
-  Labels?: Record<string, string>;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
 }
 
 /** Filters as the Engine API sends them: `{"label": ["a=b"]}` or the legacy `{"label": {"a=b": true}}`. */
@@ -65,8 +65,9 @@ interface VolumeMeta {
   Name: string;
   Driver: string;
   CreatedAt: string;
-  Labels: Record<string, string>;
-  Options: Record<string, string>;
+  /** null when the request had none (Docker echoes null then, {} for an empty object). */
+  Labels: Record<string, string> | null;
+  Options: Record<string, string> | null;
 }
 
 /** What one container references; `active` while it runs (option volumes stay mounted while any is). */
@@ -235,10 +236,10 @@ export class VolumeService {
       throw badRequest(
         `create ${name}: ${JSON.stringify(name)} includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
       );
-    const options = { ...(opts.DriverOpts ?? {}) };
-    this.validateOptions(name, options);
-    const labels = { ...(opts.Labels ?? {}) };
-    if (anonymous) labels[ANONYMOUS_LABEL] = '';
+    const options = opts.DriverOpts ? { ...opts.DriverOpts } : null;
+    this.validateOptions(name, options ?? {});
+    let labels = opts.Labels ? { ...opts.Labels } : null;
+    if (anonymous) labels = { ...(labels ?? {}), [ANONYMOUS_LABEL]: '' };
     const meta: VolumeMeta = {
       Name: name,
       Driver: 'local',
@@ -287,10 +288,10 @@ export class VolumeService {
     return {
       CreatedAt: meta.CreatedAt,
       Driver: meta.Driver,
-      Labels: { ...meta.Labels },
+      Labels: meta.Labels ? { ...meta.Labels } : null,
       Mountpoint: this.mountpoint(meta.Name),
       Name: meta.Name,
-      Options: Object.keys(meta.Options).length > 0 ? { ...meta.Options } : null,
+      Options: meta.Options ? { ...meta.Options } : null,
       Scope: 'local',
     };
   }
@@ -316,7 +317,7 @@ export class VolumeService {
       if (names && names.length > 0 && !names.some((n) => nameMatches(meta.Name, n))) continue;
       const drivers = f.get('driver');
       if (drivers && drivers.length > 0 && !drivers.includes(meta.Driver)) continue;
-      if (!labelsMatch(meta.Labels, f.get('label') ?? [])) continue;
+      if (!labelsMatch(meta.Labels ?? {}, f.get('label') ?? [])) continue;
       if (dangling !== undefined && (this.usedBy(meta.Name).length === 0) !== dangling) continue;
       out.push(this.toVolume(meta));
     }
@@ -368,10 +369,10 @@ export class VolumeService {
       const deleted: string[] = [];
       let reclaimed = 0;
       for (const meta of [...this.metas.values()]) {
-        if (!all && !(ANONYMOUS_LABEL in meta.Labels)) continue;
-        if (!labelsMatch(meta.Labels, f.get('label') ?? [])) continue;
+        if (!all && !(ANONYMOUS_LABEL in (meta.Labels ?? {}))) continue;
+        if (!labelsMatch(meta.Labels ?? {}, f.get('label') ?? [])) continue;
         const not = f.get('label!') ?? [];
-        if (not.length > 0 && not.some((l) => labelsMatch(meta.Labels, [l]))) continue;
+        if (not.length > 0 && not.some((l) => labelsMatch(meta.Labels ?? {}, [l]))) continue;
         if (this.usedBy(meta.Name).length > 0) continue;
         const size = await treeSize(this.mountpoint(meta.Name));
         try {
@@ -458,13 +459,13 @@ export class VolumeService {
 
   /** @internal Whether a volume has driver options that need a mount (tmpfs, bind, block device…). */
   needsMount(name: string): boolean {
-    return 'type' in this.getMeta(name).Options;
+    return 'type' in (this.getMeta(name).Options ?? {});
   }
 
   /** @internal Mounts an option volume if it is not mounted yet. */
   async activate(name: string): Promise<void> {
     const meta = this.getMeta(name);
-    if (!('type' in meta.Options)) return;
+    if (!meta.Options || !('type' in meta.Options)) return;
     const target = this.mountpoint(name);
     if (await isMountPoint(target)) return;
     const { type = 'none', device = type, o } = meta.Options;
@@ -479,7 +480,7 @@ export class VolumeService {
   /** @internal Unmounts an option volume once no running container (active refs) uses it. */
   async deactivateIfUnused(name: string): Promise<void> {
     const meta = this.metas.get(name);
-    if (!meta || !('type' in meta.Options)) return;
+    if (!meta?.Options || !('type' in meta.Options)) return;
     for (const r of this.refs.values()) if (r.active && r.volumes.includes(name)) return;
     await unmountAll(this.mountpoint(name));
   }

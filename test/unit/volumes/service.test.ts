@@ -43,6 +43,11 @@ test('create/inspect: layout on disk and Docker Volume shape', async () => {
     // Same name again returns the existing volume (Docker does not compare options).
     const again = await svc.create({ Name: 'db-data', Labels: { other: 'x' } });
     assert.deepEqual(again, v);
+    // Labels/Options echo what the request had: null when absent, {} when empty.
+    const bare = await svc.create({ Name: 'bare' });
+    assert.deepEqual([bare.Labels, bare.Options], [null, null]);
+    const empty = await svc.create({ Name: 'empty', Labels: {}, DriverOpts: {} });
+    assert.deepEqual([empty.Labels, empty.Options], [{}, {}]);
     // Generated names are 64 hex digits.
     const anon = await svc.create({});
     assert.match(anon.Name, /^[0-9a-f]{64}$/);
@@ -151,7 +156,7 @@ test('prune: only unused anonymous volumes unless all=true; label filters; df us
     await svc.releaseMounts('c2');
     writeFileSync(join(svc.mountpoint(unusedAnon), 'f'), 'hello');
     const anonVol = await svc.inspect(unusedAnon);
-    assert.equal(anonVol.Labels[ANONYMOUS_LABEL], '');
+    assert.equal(anonVol.Labels![ANONYMOUS_LABEL], '');
     const df = await svc.df();
     const usage = Object.fromEntries(df.map((v) => [v.Name, v.UsageData]));
     assert.deepEqual(usage[unusedAnon], { Size: 5, RefCount: 0 });
@@ -282,6 +287,7 @@ test('resolveMounts precedence: explicit mounts override image volumes and volum
     assert.equal(mp['/shared']!.RW, false, ':ro makes the inherited mount read-only');
     assert.equal(mp['/only-src']!.Type, 'bind', '-v wins over volumes-from');
     assert.equal(mp['/var/lib/x']!.Type, 'volume');
+    assert.equal(mp['/var/lib/x']!.Mode, '', 'image volumes have no mode, as in Docker');
     assert.deepEqual(svc.usedBy('shared'), ['c2', 'src']);
 
     await assert.rejects(
