@@ -346,7 +346,7 @@ function durationFlag(f: ParsedFlags, name: string): number | undefined {
   const raw = f.strings.get(name);
   if (raw === undefined || raw === '') return undefined;
   const ns = parseGoDuration(raw);
-  if (ns === undefined) throw new InstructionError(`invalid HEALTHCHECK --${name} duration: "${raw}"`);
+  if (ns === undefined) throw new InstructionError(`HEALTHCHECK --${name}: time: invalid duration "${raw}"`);
   if (ns < 0) throw new InstructionError(`HEALTHCHECK --${name} cannot be negative: "${raw}"`);
   if (ns !== 0 && ns < 1e6)
     throw new InstructionError(`HEALTHCHECK --${name} cannot be less than 1ms: "${raw}"`);
@@ -444,8 +444,10 @@ export function parseInstruction(line: LogicalLine, escapeChar: string): Instruc
       const { args, json } = listArgs(rest);
       if (args.length < 2)
         throw new InstructionError(
-          `${kind} requires at least two arguments, but only one was provided. Destination could not be determined.`,
+          `${kind} requires at least two arguments, but only one was provided. Destination could not be determined`,
         );
+      if (!json && heredocMarker(args[args.length - 1]!))
+        throw new InstructionError(`${kind} cannot accept a heredoc as a destination`);
       const heredocs = [...line.heredocs];
       const sources: CopySource[] = args.slice(0, -1).map((a) => {
         const marker = json ? undefined : heredocMarker(a);
@@ -551,7 +553,7 @@ export function parseInstruction(line: LogicalLine, escapeChar: string): Instruc
       return out;
     }
     case 'ONBUILD': {
-      const trigger = rest.trim();
+      let trigger = rest.trim();
       if (trigger === '') throw new InstructionError('ONBUILD requires at least one argument');
       const m = /^(\S+)\s*([\s\S]*)$/.exec(trigger)!;
       const sub = m[1]!.toUpperCase();
@@ -567,10 +569,12 @@ export function parseInstruction(line: LogicalLine, escapeChar: string): Instruc
           argsColumn: line.argsColumn + offset + m[1]!.length + 1,
           location: { ...line.location, column: line.argsColumn + offset },
           original: trigger,
-          heredocs: [],
+          heredocs: line.heredocs,
         },
         escapeChar,
       );
+      // The image config keeps heredoc bodies in the trigger, as BuildKit does.
+      for (const h of line.heredocs) trigger += `\n${h.content}${h.name}`;
       return { ...base, kind, trigger, instruction };
     }
   }

@@ -138,9 +138,16 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
 
     // Heredoc bodies follow the logical line (RUN, COPY, ADD in shell form only).
     const heredocs: Heredoc[] = [];
-    const upper = keyword.toUpperCase();
+    let upper = keyword.toUpperCase();
+    let heredocArgs = args;
+    if (upper === 'ONBUILD') {
+      // ONBUILD RUN <<EOF … takes heredocs too (BuildKit's compound heredoc directives).
+      const sub = /^(\S+)[ \t]*([\s\S]*)$/.exec(args.trim());
+      upper = sub ? sub[1]!.toUpperCase() : '';
+      heredocArgs = sub ? sub[2]! : '';
+    }
     if (HEREDOC_INSTRUCTIONS.has(upper) && line.includes('<<')) {
-      const { rest } = extractFlags(args, esc);
+      const { rest } = extractFlags(heredocArgs, esc);
       let isJson = false;
       try {
         isJson = parseJsonArray(rest) !== undefined;
