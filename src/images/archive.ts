@@ -2,9 +2,10 @@
 // (<v1id>/layer.tar, <config>.json, manifest.json, repositories) or an OCI image layout tar (oci-layout,
 // index.json, blobs/); reads both. Loading streams every file into the blob store (hashing as it
 // writes), then verifies configs, layer digests and diffIDs before anything is registered.
+import { open } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { type Pack, extract as tarExtract, pack as tarPack } from 'tar-stream';
-import { decompress } from '../layers/index.js';
+import { decompress, detectCompression, type PrestagedLayer } from '../layers/index.js';
 import { badRequest, internal, isDigest, messageOf, sha256 } from '../util/index.js';
 import {
   type Descriptor,
@@ -226,8 +227,10 @@ export async function loadImages(svc: ImageService, source: Readable): Promise<{
   const createdBlobs: string[] = [];
   const layersBefore = new Set(svc.layers.list().map((l) => l.chainId));
   const registered: string[] = [];
+  const prestaging: Promise<PrestagedLayer | undefined>[] = [];
   try {
-    const files = await readArchive(svc, source, createdBlobs);
+    const files = await readArchive(svc, source, createdBlobs, prestaging);
+    await Promise.all(prestaging);
     const loaded =
       files.small.has('manifest.json') && !files.small.has('index.json')
         ? await loadDocker(svc, files, registered)
@@ -261,6 +264,8 @@ export async function loadImages(svc: ImageService, source: Readable): Promise<{
       if (!layersBefore.has(l.chainId) && !keep.has(l.chainId)) await svc.layers.remove(l.chainId);
     for (const d of createdBlobs) if (!isReferencedElsewhere(svc, d)) await svc.blobs.delete(d);
     throw err;
+  } finally {
+    await svc.layers.discardPrestaged(await Promise.all(prestaging));
   }
 }
 
@@ -274,10 +279,33 @@ interface ArchiveFiles {
   links: Map<string, string>;
 }
 
+/** Writes every chunk of `source` to each output, waiting for the slowest; a destroyed output is skipped. */
+async function fanOut(source: AsyncIterable<Buffer>, outs: PassThrough[]): Promise<void> {
+  const write = (o: PassThrough, chunk: Buffer) =>
+    new Promise<void>((resolve) => {
+      if (o.destroyed || o.write(chunk)) return resolve();
+      const done = () => {
+        o.off('drain', done);
+        o.off('close', done);
+        resolve();
+      };
+      o.on('drain', done);
+      o.on('close', done);
+    });
+  try {
+    for await (const chunk of source) await Promise.all(outs.map((o) => write(o, chunk)));
+    for (const o of outs) o.end();
+  } catch (err) {
+    for (const o of outs) o.destroy(err as Error);
+    throw err;
+  }
+}
+
 async function readArchive(
   svc: ImageService,
   source: Readable,
   createdBlobs: string[],
+  prestaging: Promise<PrestagedLayer | undefined>[],
 ): Promise<ArchiveFiles> {
   let stream: Readable;
   try {
@@ -333,7 +361,15 @@ async function readArchive(
         small.set(name, buf);
         smallTotal += size;
       } else {
-        const res = await svc.blobs.put(entry as unknown as Readable, expected).catch((err: unknown) => {
+        // Layers are unpacked while they stream into the blob store (their chain is known only once
+        // manifest.json, which comes last, has been read); registerImage adopts them by diffID.
+        const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
+        const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
+        const putting = svc.blobs.put(toBlob, expected);
+        putting.catch(() => {}); // awaited below; fanOut failing first must not leave it unhandled
+        prestaging.push(svc.layers.prestage(toLayer));
+        await fanOut(entry as unknown as AsyncIterable<Buffer>, [toBlob, toLayer]);
+        const res = await putting.catch((err: unknown) => {
           throw badRequest(`invalid archive: "${name}": ${messageOf(err)}`);
         });
         if (res.size !== size) throw badRequest(`invalid archive: "${name}" is truncated`);
@@ -381,6 +417,17 @@ async function readSmall(
   throw badRequest(`invalid archive: ${what} "${name}" is missing`);
 }
 
+async function blobCompression(svc: ImageService, digest: string): Promise<string> {
+  const fh = await open(svc.blobs.path(digest), 'r');
+  try {
+    const head = Buffer.alloc(6);
+    const { bytesRead } = await fh.read(head, 0, 6, 0);
+    return detectCompression(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
 function parseJson<T>(buf: Buffer, what: string): T {
   try {
     return JSON.parse(buf.toString('utf8')) as T;
@@ -406,8 +453,11 @@ async function layerDescriptor(
     createdBlobs?.push(res.digest);
     stored = { digest: res.digest, size: res.size };
   }
-  // An uncompressed layer's digest is its diffID; anything else is verified while unpacking.
-  const mediaType = stored.digest === diffId ? MediaType.OciLayer : MediaType.OciLayerGzip;
+  // The media type follows the bytes (docker-archive layer.tar files are usually plain tar).
+  const compression = stored.digest === diffId ? 'none' : await blobCompression(svc, stored.digest);
+  const mediaType =
+    { none: MediaType.OciLayer, zstd: MediaType.OciLayerZstd }[compression as string] ??
+    MediaType.OciLayerGzip;
   return { mediaType, digest: stored.digest, size: stored.size };
 }
 

@@ -44,8 +44,8 @@ function keyValues(rest: string, instr: string): [string, string][] {
     return [[t.slice(0, firstSpace), t.slice(firstSpace).trim()]];
   }
   const out: [string, string][] = [];
-  const re = /([^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g;
-  for (const m of t.matchAll(re)) out.push([m[1]!, unquote(m[2]!)]);
+  const re = /("(?:[^"\\]|\\.)*"|[^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g;
+  for (const m of t.matchAll(re)) out.push([unquote(m[1]!), unquote(m[2]!)]);
   return out;
 }
 

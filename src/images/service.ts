@@ -1,6 +1,7 @@
 // The image service: image records over the blob store and the layer store, with Docker's semantics for
 // lookup, list, inspect, history, tag, remove, prune, commit and import.
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -120,6 +121,8 @@ export class ImageService {
     await this.blobs.init();
     await this.layers.init();
     await this.records.init();
+    // Scratch space (bootstrap roots, ...) never outlives a run.
+    await rm(join(this.dataRoot, 'tmp'), { recursive: true, force: true });
     // A record whose config or layers are gone cannot be used; drop it rather than fail later.
     for (const rec of this.records.all()) {
       const okLayers = rec.topChainId === null || this.layers.has(rec.topChainId);

@@ -5,4 +5,4 @@ export { type Compression, decompress, detectCompression } from './compression.j
 export { type TarOptions, type TarResult, tarDirectory } from './diff.js';
 export { cleanEntryName } from './safe-path.js';
 export { mountOverlay, unmount } from './snapshots.js';
-export { type LayerInfo, LayerStore } from './store.js';
+export { type LayerInfo, LayerStore, type PrestagedLayer } from './store.js';

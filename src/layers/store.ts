@@ -28,6 +28,11 @@ export interface LayerInfo {
 
 const EMPTY = 'empty';
 
+/** An unpacked layer waiting for its chain (see prestage). */
+export interface PrestagedLayer {
+  readonly diffId: string;
+}
+
 interface Staged {
   tmp: string;
   diffId: string;
@@ -41,6 +46,7 @@ export class LayerStore {
   private readonly linksDir: string;
   private readonly cache = new Map<string, LayerInfo>();
   private readonly inflight = new Map<string, Promise<LayerInfo>>();
+  private readonly prestaged: Staged[] = [];
 
   constructor(dataRoot: string) {
     this.root = dataRoot;
@@ -132,7 +138,7 @@ export class LayerStore {
     let p = this.inflight.get(chainId);
     if (!p) {
       p = (async () => {
-        const staged = await this.stage(await open());
+        const staged = this.takePrestaged(diffId) ?? (await this.stage(await open()));
         if (staged.diffId !== diffId) {
           await rm(staged.tmp, { recursive: true, force: true });
           throw badRequest(
@@ -144,6 +150,36 @@ export class LayerStore {
       this.inflight.set(chainId, p);
     }
     return p;
+  }
+
+  /**
+   * Unpacks a layer before its place in a chain is known (a load streaming an archive whose manifest
+   * comes last); a later ensure() for its diffID adopts the directory instead of unpacking again.
+   * Never throws: content that is not a valid layer is simply not prestaged.
+   */
+  async prestage(source: Readable): Promise<PrestagedLayer | undefined> {
+    try {
+      const staged = await this.stage(source);
+      this.prestaged.push(staged);
+      return staged;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes prestaged layers nobody adopted. */
+  async discardPrestaged(layers: readonly (PrestagedLayer | undefined)[]): Promise<void> {
+    for (const l of layers) {
+      const i = l ? this.prestaged.indexOf(l as Staged) : -1;
+      if (i < 0) continue;
+      this.prestaged.splice(i, 1);
+      await rm((l as Staged).tmp, { recursive: true, force: true });
+    }
+  }
+
+  private takePrestaged(diffId: string): Staged | undefined {
+    const i = this.prestaged.findIndex((s) => s.diffId === diffId);
+    return i < 0 ? undefined : this.prestaged.splice(i, 1)[0];
   }
 
   /** Unpacks a layer whose diffID is not known in advance (commit, import) on top of `parent`. */

@@ -195,6 +195,10 @@ test('save and load round-trip in both formats; corrupt archives register nothin
         assert.equal((await bad.list()).length, 0, `${format} ${what}: nothing registered`);
         assert.deepEqual(bad.layers.list(), [], `${format} ${what}: no layers left`);
         assert.deepEqual(await bad.blobs.list(), [], `${format} ${what}: no blobs left`);
+        const temps = readdirSync(join(other.path, `${format}-bad`, 'layers')).filter((n) =>
+          n.startsWith('.tmp-'),
+        );
+        assert.deepEqual(temps, [], `${format} ${what}: no unpacked temp dirs left`);
       }
     }
   } finally {
