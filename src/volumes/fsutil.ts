@@ -1,6 +1,6 @@
 // Filesystem helpers for volumes: mount table lookups, mount/umount, copy-up, size walks, and resolving a
 // container path inside an image rootfs without letting its symlinks escape the rootfs.
-import { lstat, opendir, readFile, readlink } from 'node:fs/promises';
+import { lstat, opendir, readFile, readlink, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { runChecked } from '../util/index.js';
 
@@ -112,4 +112,30 @@ export async function resolveInRoot(root: string, p: string): Promise<string> {
     done.push(part);
   }
   return posix.join(root, ...done);
+}
+
+/** The mount holding `path` and whether it is shared or a slave (mountinfo optional fields). */
+export async function mountPropagation(
+  path: string,
+): Promise<{ mountPoint: string; shared: boolean; slave: boolean }> {
+  const real = await realpath(path);
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  let best = { mountPoint: '/', shared: false, slave: false };
+  let bestLen = -1;
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 7) continue;
+    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+    const inside = mp === '/' || real === mp || real.startsWith(`${mp}/`);
+    // Later lines with the same mount point are stacked on top: prefer them (>=).
+    if (!inside || mp.length < bestLen) continue;
+    const optional = f.slice(6, f.indexOf('-'));
+    best = {
+      mountPoint: mp,
+      shared: optional.some((o) => o.startsWith('shared:')),
+      slave: optional.some((o) => o.startsWith('master:')),
+    };
+    bestLen = mp.length;
+  }
+  return best;
 }

@@ -3,7 +3,7 @@
 // into empty volumes, and a failure undoes everything this call made.
 import { mkdir, rm } from 'node:fs/promises';
 import { badRequest, internal, isBerthError, randomId } from '../util/index.js';
-import { copyDirContents, isEmptyDir, resolveInRoot } from './fsutil.js';
+import { copyDirContents, isEmptyDir, mountPropagation, resolveInRoot } from './fsutil.js';
 import type { ContainerRefs, VolumeService } from './service.js';
 import {
   type ApiMount,
@@ -110,8 +110,10 @@ function tmpfsOci(destination: string, data: string): OciMount {
   };
 }
 
-function bindOptions(readOnly: boolean, propagation: string, nonRecursive: boolean): string[] {
-  return [nonRecursive ? 'bind' : 'rbind', ...(readOnly ? ['ro'] : []), propagation || 'rprivate'];
+/** Docker's bind options; volumes carry no propagation flag, binds default to rprivate. */
+function bindOptions(readOnly: boolean, propagation: string | undefined, nonRecursive: boolean): string[] {
+  const prop = propagation === undefined ? [] : [propagation || 'rprivate'];
+  return [nonRecursive ? 'bind' : 'rbind', ...(readOnly ? ['ro'] : []), ...prop];
 }
 
 function depth(p: string): number {
@@ -218,6 +220,21 @@ async function apply(svc: VolumeService, req: ResolveMountsRequest, plan: Map<st
       const first = await mkdir(entry.spec.source, { recursive: true, mode: 0o755 });
       if (first) createdDirs.push(first);
     }
+    // Shared/slave propagation only works from a shared (or slave) source mount; Docker refuses otherwise.
+    for (const entry of plan.values()) {
+      if (entry.kind !== 'spec' || entry.spec.type !== 'bind') continue;
+      const prop = entry.spec.propagation;
+      if (!['shared', 'rshared', 'slave', 'rslave'].includes(prop)) continue;
+      const info = await mountPropagation(entry.spec.source);
+      if (prop.endsWith('shared') && !info.shared)
+        throw badRequest(
+          `path ${entry.spec.source} is mounted on ${info.mountPoint} but it is not a shared mount.`,
+        );
+      if (prop.endsWith('slave') && !info.shared && !info.slave)
+        throw badRequest(
+          `path ${entry.spec.source} is mounted on ${info.mountPoint} but it is not a shared or slave mount.`,
+        );
+    }
     // References first, so a concurrent remove sees the volumes as in use.
     const refs: ContainerRefs = {
       containerId: req.containerId,
@@ -293,7 +310,7 @@ function build(
           source: m.Source,
           destination: dest,
           type: 'bind',
-          options: bindOptions(!entry.rw, '', false),
+          options: bindOptions(!entry.rw, undefined, false),
         });
       } else if (mp.Type === 'bind') {
         oci.push({
@@ -330,7 +347,7 @@ function build(
         source: subpaths.get(dest) ?? mountpoint,
         destination: dest,
         type: 'bind',
-        options: bindOptions(s.readOnly, '', false),
+        options: bindOptions(s.readOnly, undefined, false),
       });
       mps.push({
         Type: 'volume',

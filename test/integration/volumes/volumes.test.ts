@@ -220,6 +220,29 @@ test('tmpfs-type and bind-type local volumes are mounted while used and unmounte
   assert.deepEqual(readdirSync(hostData).sort(), ['existing', 'new']);
 });
 
+test('rslave/rshared binds need a shared (or slave) source mount, as Docker checks', async (c) => {
+  if (skip) return c.skip(skip);
+  await svc.init();
+  const src = join(t.path, 'prop-src');
+  mkdirSync(src);
+  execFileSync('mount', ['--bind', src, src]);
+  try {
+    execFileSync('mount', ['--make-private', src]);
+    await assert.rejects(svc.resolveMounts({ containerId: `${PREFIX}-p`, binds: [`${src}:/p:rslave`] }), {
+      message: `path ${src} is mounted on ${src} but it is not a shared or slave mount.`,
+    });
+    await assert.rejects(svc.resolveMounts({ containerId: `${PREFIX}-p`, binds: [`${src}:/p:rshared`] }), {
+      message: `path ${src} is mounted on ${src} but it is not a shared mount.`,
+    });
+    execFileSync('mount', ['--make-shared', src]);
+    const r = await svc.resolveMounts({ containerId: `${PREFIX}-p`, binds: [`${src}:/p:rshared`] });
+    assert.deepEqual(r.ociMounts[0]!.options, ['rbind', 'rshared']);
+    await svc.releaseMounts(`${PREFIX}-p`);
+  } finally {
+    execFileSync('umount', [src]);
+  }
+});
+
 test('bad specs give Docker errors; a failure midway leaves nothing half-made', async (c) => {
   if (skip) return c.skip(skip);
   await svc.init();

@@ -183,7 +183,7 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
     mkdirSync(join(svc.mountpoint('named'), 'x'));
     const r = await svc.resolveMounts({
       containerId: 'c1',
-      binds: [`${host}:/mnt/host:ro,rslave`, 'named:/data', '/anon', `${missing}:/made`],
+      binds: [`${host}:/mnt/host:ro,rprivate`, 'named:/data', '/anon', `${missing}:/made`],
       mounts: [
         { Type: 'tmpfs', Target: '/scratch', TmpfsOptions: { SizeBytes: 1024 * 1024, Mode: 0o700 } },
         { Type: 'volume', Source: 'named', Target: '/data/sub', VolumeOptions: { Subpath: 'x' } },
@@ -196,13 +196,13 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
       source: host,
       destination: '/mnt/host',
       type: 'bind',
-      options: ['rbind', 'ro', 'rslave'],
+      options: ['rbind', 'ro', 'rprivate'],
     });
     assert.deepEqual(byDest['/data'], {
       source: svc.mountpoint('named'),
       destination: '/data',
       type: 'bind',
-      options: ['rbind', 'rprivate'],
+      options: ['rbind'],
     });
     assert.equal(byDest['/data/sub']!.source, `${svc.mountpoint('named')}/x`);
     assert.deepEqual(byDest['/run']!.options, ['nosuid', 'nodev', 'rprivate', 'exec', 'size=64m']);
@@ -225,9 +225,9 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
       Type: 'bind',
       Source: host,
       Destination: '/mnt/host',
-      Mode: 'ro,rslave',
+      Mode: 'ro,rprivate',
       RW: false,
-      Propagation: 'rslave',
+      Propagation: 'rprivate',
     });
     assert.deepEqual(mp['/data'], {
       Type: 'volume',
@@ -267,7 +267,7 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
     // Resolving again (next start) reuses the anonymous volume.
     const again = await svc.resolveMounts({
       containerId: 'c1',
-      binds: [`${host}:/mnt/host:ro,rslave`, 'named:/data', '/anon', `${missing}:/made`],
+      binds: [`${host}:/mnt/host:ro,rprivate`, 'named:/data', '/anon', `${missing}:/made`],
     });
     assert.equal(again.mountPoints.find((m) => m.Destination === '/anon')!.Name, mp['/anon']!.Name);
   });
