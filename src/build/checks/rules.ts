@@ -384,6 +384,7 @@ export const CHECK_RULES: readonly CheckRule[] = [
       const meta = resolveMetaArgs(dockerfile, buildArgs);
       const out: Finding[] = [];
       const finalEnv: Map<string, string>[] = [];
+      const finalArgs: Map<string, string>[] = [];
       for (const s of dockerfile.stages) {
         const parent = stageChain(dockerfile, s.index)[1];
         try {
@@ -391,9 +392,11 @@ export const CHECK_RULES: readonly CheckRule[] = [
             metaArgs: meta,
             buildArgs,
             baseEnv: parent ? finalEnv[parent.index] : undefined,
+            baseArgs: parent ? finalArgs[parent.index] : undefined,
             escapeChar: dockerfile.directives.escape,
           });
           finalEnv[s.index] = walked.env;
+          finalArgs[s.index] = walked.args;
           for (const step of walked.steps)
             for (const name of step.unset)
               if (!WELL_KNOWN_ENV.has(name) && !meta.has(name))
@@ -405,6 +408,7 @@ export const CHECK_RULES: readonly CheckRule[] = [
                 });
         } catch {
           finalEnv[s.index] = new Map();
+          finalArgs[s.index] = new Map();
         }
       }
       return out;

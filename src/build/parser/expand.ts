@@ -138,6 +138,8 @@ export interface ScopeOptions {
   buildArgs?: Readonly<Record<string, string>>;
   /** ENV inherited from the base (a parent stage's final ENV, or the image config's Env). */
   baseEnv?: ReadonlyMap<string, string>;
+  /** ARGs declared in a parent stage (FROM <stage>): stages inherit them. */
+  baseArgs?: ReadonlyMap<string, string>;
   escapeChar?: string;
 }
 
@@ -160,11 +162,13 @@ export interface ScopedInstruction {
 export function walkStage(
   stage: Stage,
   options: ScopeOptions,
-): { steps: ScopedInstruction[]; env: Map<string, string> } {
-  const args = new Map<string, string>();
-  const declared = new Set<string>();
-  const env = new Map<string, string>(options.baseEnv ?? []);
+): { steps: ScopedInstruction[]; env: Map<string, string>; args: Map<string, string> } {
   const buildArgs = options.buildArgs ?? {};
+  const args = new Map<string, string>(options.baseArgs ?? []);
+  // The proxy args are predefined: in scope whenever passed as --build-arg.
+  for (const name of PROXY_ARGS) if (Object.hasOwn(buildArgs, name)) args.set(name, buildArgs[name]!);
+  const declared = new Set<string>(args.keys());
+  const env = new Map<string, string>(options.baseEnv ?? []);
   const lookup = (n: string) => (env.has(n) ? env.get(n) : args.get(n));
   const opts: ExpandOptions = { escapeChar: options.escapeChar ?? '\\' };
   const steps: ScopedInstruction[] = [];
@@ -195,5 +199,19 @@ export function walkStage(
       for (const kv of expanded.vars) env.set(kv.key, kv.value);
     }
   }
-  return { steps, env };
+  return { steps, env, args };
 }
+
+/** Docker's predefined ARGs, usable without an ARG instruction. */
+export const PROXY_ARGS: readonly string[] = [
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+];

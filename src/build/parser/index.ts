@@ -3,6 +3,7 @@ export { DockerfileError, isDockerfileError } from './errors.js';
 export {
   type ExpandedInstruction,
   expandInstruction,
+  PROXY_ARGS,
   platformArgs,
   type ScopedInstruction,
   type ScopeOptions,

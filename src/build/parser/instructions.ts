@@ -57,7 +57,7 @@ export interface LogicalLine {
 
 const FLAGS: Partial<Record<InstructionKind, FlagSpec>> = {
   FROM: { platform: 'string' },
-  RUN: { mount: 'strings', network: 'string', security: 'string' },
+  RUN: { mount: 'strings', network: 'string', security: 'string', device: 'strings' },
   COPY: {
     from: 'string',
     chown: 'string',
@@ -71,6 +71,7 @@ const FLAGS: Partial<Record<InstructionKind, FlagSpec>> = {
     chmod: 'string',
     link: 'bool',
     'keep-git-dir': 'bool',
+    unpack: 'bool',
     checksum: 'string',
     exclude: 'strings',
   },
@@ -395,7 +396,18 @@ export function parseInstruction(line: LogicalLine, escapeChar: string): Instruc
       const mounts = (flags.lists.get('mount') ?? []).map((v) =>
         parseMount(v, v.includes('type=ssh') ? ssh++ : 0),
       );
-      const out: Instruction = { ...base, kind, command, mounts, heredocs: line.heredocs };
+      const devices = (flags.lists.get('device') ?? []).map((v) => {
+        const [name = '', ...opts] = v.split(',');
+        if (name === '') throw new InstructionError(`invalid device: "${v}"`);
+        let required = false;
+        for (const o of opts) {
+          const [k, val] = o.split('=', 2);
+          if (k !== 'required') throw new InstructionError(`unexpected key '${k}' in '${o}'`);
+          required = val === undefined || val === 'true';
+        }
+        return { name, required };
+      });
+      const out: Instruction = { ...base, kind, command, mounts, devices, heredocs: line.heredocs };
       const network = flags.strings.get('network');
       if (network !== undefined) {
         if (network !== 'default' && network !== 'none' && network !== 'host')
@@ -484,12 +496,15 @@ export function parseInstruction(line: LogicalLine, escapeChar: string): Instruc
         if (checksum !== undefined) {
           if (sources.length > 1)
             throw new InstructionError("checksum can't be specified for multiple sources");
-          if (!checksum.includes('$') && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum))
+          // sha256:<hex> for HTTP sources, a commit SHA (or prefix) for Git sources.
+          if (!checksum.includes('$') && !/^(?:sha(?:256|384|512):[0-9a-f]+|[0-9a-f]{1,64})$/.test(checksum))
             throw new InstructionError(`invalid checksum digest format: ${checksum}`);
           out.checksum = checksum;
         }
         const keep = flags.bools.get('keep-git-dir');
         if (keep !== undefined) out.keepGitDir = keep;
+        const unpack = flags.bools.get('unpack');
+        if (unpack !== undefined) out.unpack = unpack;
       }
       return out;
     }

@@ -1,6 +1,6 @@
 // The stage graph: which stages a target needs, in which order, and which can build together.
 import { DockerfileError, InstructionError } from './errors.js';
-import { platformArgs, walkStage } from './expand.js';
+import { platformArgs, type ScopedInstruction, walkStage } from './expand.js';
 import { expandDetailed, ShellExpansionError } from './shell.js';
 import type { Dockerfile, Stage } from './types.js';
 
@@ -33,6 +33,15 @@ export interface ResolvedStage {
   /** Images used by `COPY --from=<image>` / `RUN --mount=from=<image>` in this stage. */
   externalImages: string[];
   stage: Stage;
+  /**
+   * The stage's instructions expanded in their scope as far as the Dockerfile alone tells (meta
+   * args, build args, a parent stage's ARG/ENV; not the base image's Env, which the executor adds
+   * by walking again with walkStage({ baseEnv: imageEnv, baseArgs: parent.finalArgs, … })).
+   */
+  steps: ScopedInstruction[];
+  /** ARGs and ENV in scope at the end of the stage (what a `FROM <this stage>` inherits). */
+  finalArgs: Map<string, string>;
+  finalEnv: Map<string, string>;
 }
 
 export interface StageGraph {
@@ -96,11 +105,21 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
 
   const all: ResolvedStage[] = [];
   const finalEnv: Map<string, string>[] = [];
+  const finalArgs: Map<string, string>[] = [];
   for (const stage of df.stages) {
     const line = stage.from.location.startLine;
     const base = expandMeta(stage.base, line);
     if (base === '') throw new DockerfileError(file, line, `base name (${stage.base}) should not be blank`);
-    const r: ResolvedStage = { index: stage.index, base, dependsOn: [], externalImages: [], stage };
+    const r: ResolvedStage = {
+      index: stage.index,
+      base,
+      dependsOn: [],
+      externalImages: [],
+      stage,
+      steps: [],
+      finalArgs: new Map(),
+      finalEnv: new Map(),
+    };
     if (stage.name !== undefined) r.name = stage.name;
     if (stage.platform !== undefined) r.platform = expandMeta(stage.platform, line);
     const parent = byName.get(base.toLowerCase());
@@ -115,6 +134,7 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
         metaArgs,
         buildArgs: options.buildArgs,
         baseEnv: r.baseStage !== undefined ? finalEnv[r.baseStage] : undefined,
+        baseArgs: r.baseStage !== undefined ? finalArgs[r.baseStage] : undefined,
         escapeChar: esc,
       });
     } catch (err) {
@@ -122,13 +142,23 @@ export function resolveStages(df: Dockerfile, options: ResolveOptions = {}): Sta
       throw err;
     }
     finalEnv.push(steps.env);
-    for (const step of steps.steps) {
-      const e = step.expanded;
+    finalArgs.push(steps.args);
+    r.steps = steps.steps;
+    r.finalArgs = steps.args;
+    r.finalEnv = steps.env;
+    // ONBUILD triggers of a parent stage run at the start of this one (not in grandchildren).
+    const triggers =
+      r.baseStage !== undefined
+        ? df.stages[r.baseStage]!.instructions.flatMap((i) =>
+            i.kind === 'ONBUILD' ? [{ instr: i.instruction, line }] : [],
+          )
+        : [];
+    const own = steps.steps.map((s) => ({ instr: s.expanded, line: s.expanded.location.startLine }));
+    for (const { instr: e, line: refLine } of [...triggers, ...own]) {
       const refs: { from: string; via: 'copy' | 'mount' }[] = [];
       if (e.kind === 'COPY' && e.from !== undefined) refs.push({ from: e.from, via: 'copy' });
       if (e.kind === 'RUN')
         for (const m of e.mounts) if (m.from !== undefined) refs.push({ from: m.from, via: 'mount' });
-      const refLine = e.location.startLine;
       for (const ref of refs) {
         const named = byName.get(ref.from.toLowerCase());
         if (named !== undefined) {

@@ -86,11 +86,18 @@ export interface RunMount {
   env?: string;
 }
 
+export interface RunDevice {
+  name: string;
+  required: boolean;
+}
+
 export interface RunInstruction extends Base {
   kind: 'RUN';
   command: CommandLine;
   mounts: RunMount[];
   network?: 'default' | 'none' | 'host';
+  /** `--device=name[,required]` (CDI devices). */
+  devices: RunDevice[];
   security?: 'sandbox' | 'insecure';
   heredocs: Heredoc[];
 }
@@ -159,6 +166,8 @@ export interface CopyInstruction extends Base {
   checksum?: string;
   /** ADD only (git sources). */
   keepGitDir?: boolean;
+  /** ADD only: `--unpack[=bool]`; undefined = default (local archives unpacked, URLs not). */
+  unpack?: boolean;
 }
 
 export interface ArgDef {

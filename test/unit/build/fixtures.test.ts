@@ -10,7 +10,6 @@ import {
   type Instruction,
   parseDockerfile,
   resolveStages,
-  walkStage,
 } from '../../../src/build/index.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -49,7 +48,6 @@ function dump(df: Dockerfile): unknown {
     metaArgs: df.metaArgs.map(compact),
     stages: df.stages.map((s) => {
       const r = graph.all[s.index]!;
-      const walked = walkStage(s, { metaArgs: graph.metaArgs, escapeChar: df.directives.escape });
       return {
         index: s.index,
         name: s.name,
@@ -60,14 +58,14 @@ function dump(df: Dockerfile): unknown {
         externalImages: r.externalImages,
         from: compact(s.from),
         instructions: s.instructions.map((instr, n) => {
-          const step = walked.steps[n]!;
+          const step = r.steps[n]!;
           const c = compact(instr);
           const e = compact(step.expanded);
           if (JSON.stringify(e) !== JSON.stringify(c)) c.expanded = e;
           if (step.unset.length) c.unset = step.unset;
           return c;
         }),
-        env: walked.env,
+        env: r.finalEnv,
       };
     }),
     graph: { target: graph.target, order: graph.order, groups: graph.groups },
