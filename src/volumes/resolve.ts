@@ -57,6 +57,11 @@ export interface ResolveMountsRequest {
   imageRootfsPath?: string;
   /** HostConfig.VolumeDriver (only `local` exists). */
   volumeDriver?: string;
+  /**
+   * Make read-only mounts recursively read-only (`rro`, runc ≥ 1.1, kernel ≥ 5.12) as Docker ≥ 25 does
+   * for API ≥ 1.44. Default true; pass false for older API clients or a runtime without `rro`.
+   */
+  recursiveReadOnly?: boolean;
 }
 
 export interface ResolvedMounts {
@@ -110,10 +115,19 @@ function tmpfsOci(destination: string, data: string): OciMount {
   };
 }
 
-/** Docker's bind options; volumes carry no propagation flag, binds default to rprivate. */
-function bindOptions(readOnly: boolean, propagation: string | undefined, nonRecursive: boolean): string[] {
+/**
+ * Docker's bind options; volumes carry no propagation flag, binds default to rprivate. Read-only mounts are
+ * recursively read-only (`rro`) as Docker ≥ 25 makes them, unless turned off.
+ */
+function bindOptions(
+  readOnly: boolean,
+  propagation: string | undefined,
+  nonRecursive: boolean,
+  rro: boolean,
+): string[] {
   const prop = propagation === undefined ? [] : [propagation || 'rprivate'];
-  return [nonRecursive ? 'bind' : 'rbind', ...(readOnly ? ['ro'] : []), ...prop];
+  const ro = readOnly ? [rro ? 'rro' : 'ro'] : [];
+  return [nonRecursive ? 'bind' : 'rbind', ...ro, ...prop];
 }
 
 function depth(p: string): number {
@@ -275,7 +289,7 @@ async function apply(svc: VolumeService, req: ResolveMountsRequest, plan: Map<st
         await copyDirContents(src, target);
       }
     }
-    return build(svc, plan, names, subpaths);
+    return build(svc, plan, names, subpaths, req.recursiveReadOnly !== false);
   } catch (err) {
     // Undo what this call made, newest first; keep the original error.
     try {
@@ -296,6 +310,7 @@ function build(
   plan: Map<string, Planned>,
   names: Map<string, string>,
   subpaths: Map<string, string>,
+  rroDefault: boolean,
 ): ResolvedMounts {
   const oci: OciMount[] = [];
   const mps: MountPoint[] = [];
@@ -310,14 +325,14 @@ function build(
           source: m.Source,
           destination: dest,
           type: 'bind',
-          options: bindOptions(!entry.rw, undefined, false),
+          options: bindOptions(!entry.rw, undefined, false, rroDefault),
         });
       } else if (mp.Type === 'bind') {
         oci.push({
           source: mp.Source,
           destination: dest,
           type: 'bind',
-          options: bindOptions(!entry.rw, mp.Propagation, false),
+          options: bindOptions(!entry.rw, mp.Propagation, false, rroDefault),
         });
       } else oci.push(tmpfsOci(dest, entry.rw ? '' : 'ro'));
       mps.push(m);
@@ -330,7 +345,12 @@ function build(
         source: s.source,
         destination: dest,
         type: 'bind',
-        options: bindOptions(s.readOnly, s.propagation, s.nonRecursive),
+        options: bindOptions(
+          s.readOnly,
+          s.propagation,
+          s.nonRecursive,
+          s.recursiveReadOnly === 'force' || (s.recursiveReadOnly !== 'off' && rroDefault),
+        ),
       });
       mps.push({
         Type: 'bind',
@@ -347,7 +367,7 @@ function build(
         source: subpaths.get(dest) ?? mountpoint,
         destination: dest,
         type: 'bind',
-        options: bindOptions(s.readOnly, undefined, false),
+        options: bindOptions(s.readOnly, undefined, false, rroDefault),
       });
       mps.push({
         Type: 'volume',

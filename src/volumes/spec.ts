@@ -45,6 +45,8 @@ export interface MountSpec {
   propagation: Propagation | '';
   /** bind: `bind` instead of `rbind`. */
   nonRecursive: boolean;
+  /** Read-only mounts: 'default' = recursive when possible (Docker ≥ 25), 'off' = plain ro, 'force' = rro. */
+  recursiveReadOnly?: 'default' | 'off' | 'force';
   /** volume: copy image content into an empty volume (off with nocopy / volume-nocopy). */
   copyData: boolean;
   /** bind: create a missing host directory (`-v` does, `--mount` only with CreateMountpoint). */
@@ -179,6 +181,13 @@ function fromApiMount(m: ApiMount, checkBindSource: boolean): MountSpec {
       if (m.TmpfsOptions) throw mountConfigError(type, 'field TmpfsOptions must not be specified');
       if (!posix.isAbsolute(source))
         throw mountConfigError(type, `invalid mount path: '${source}' mount path must be absolute`);
+      if (m.BindOptions?.ReadOnlyNonRecursive && m.BindOptions?.ReadOnlyForceRecursive)
+        throw mountConfigError(
+          type,
+          'ReadOnlyNonRecursive and ReadOnlyForceRecursive are mutually exclusive',
+        );
+      if ((m.BindOptions?.ReadOnlyNonRecursive || m.BindOptions?.ReadOnlyForceRecursive) && !m.ReadOnly)
+        throw mountConfigError(type, 'ReadOnlyNonRecursive and ReadOnlyForceRecursive need ReadOnly');
       if (checkBindSource && !existsSync(source))
         throw mountConfigError(type, `bind source path does not exist: ${source}`);
       return {
@@ -187,6 +196,11 @@ function fromApiMount(m: ApiMount, checkBindSource: boolean): MountSpec {
         source: cleanPath(source),
         propagation: prop as Propagation | '',
         nonRecursive: m.BindOptions?.NonRecursive === true,
+        recursiveReadOnly: m.BindOptions?.ReadOnlyNonRecursive
+          ? 'off'
+          : m.BindOptions?.ReadOnlyForceRecursive
+            ? 'force'
+            : 'default',
         copyData: false,
         createHostPath: m.BindOptions?.CreateMountpoint === true,
       };

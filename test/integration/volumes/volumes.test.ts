@@ -95,16 +95,22 @@ test('a named volume keeps its data across two containers; -v binds and ro work'
   if (skip) return c.skip(skip);
   await svc.init();
   const host = join(t.path, 'hostdir');
+  // A mount below a read-only bind is read-only too (rro, as Docker ≥ 25).
+  mkdirSync(join(host, 'sub'), { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(host, 'sub')]);
+  c.after(() => {
+    spawnSync('umount', [join(host, 'sub')]);
+  });
   const r1 = await svc.resolveMounts({
     containerId: `${PREFIX}-a`,
     binds: [`${PREFIX}-data:/data`, `${host}:/host`, `${host}:/host-ro:ro`],
   });
-  assert.ok(existsSync(host), '-v created the missing host directory');
   const w = runInContainer(
     r1.ociMounts,
-    'echo persisted > /data/hello && echo from-ctr > /host/f && (echo x > /host-ro/g) 2>/dev/null; echo rc=$?',
+    'echo persisted > /data/hello && echo from-ctr > /host/f && (echo x > /host-ro/g) 2>/dev/null; echo rc=$?;' +
+      ' (echo y > /host-ro/sub/y) 2>/dev/null; echo sub=$?; echo z > /host/sub/z; echo rw=$?',
   );
-  assert.equal(w.out.trim(), 'rc=1', w.err);
+  assert.equal(w.out.trim(), 'rc=1\nsub=1\nrw=0', w.err);
   assert.equal(readFileSync(join(host, 'f'), 'utf8'), 'from-ctr\n');
   assert.equal(existsSync(join(host, 'g')), false);
   await svc.releaseMounts(`${PREFIX}-a`, { removeAnonymous: true });

@@ -196,7 +196,7 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
       source: host,
       destination: '/mnt/host',
       type: 'bind',
-      options: ['rbind', 'ro', 'rprivate'],
+      options: ['rbind', 'rro', 'rprivate'],
     });
     assert.deepEqual(byDest['/data'], {
       source: svc.mountpoint('named'),
@@ -249,6 +249,54 @@ test('resolveMounts: binds, named, anonymous, tmpfs, OCI options and MountPoints
       Propagation: '',
     });
     assert.deepEqual(svc.usedBy('named'), ['c1']);
+    // Plain ro when recursive read-only is off (older API clients) or asked off per mount.
+    const plain = await svc.resolveMounts({
+      containerId: 'c8',
+      binds: [`${host}:/a:ro`, 'named:/v:ro'],
+      mounts: [
+        {
+          Type: 'bind',
+          Source: host,
+          Target: '/b',
+          ReadOnly: true,
+          BindOptions: { ReadOnlyNonRecursive: true },
+        },
+      ],
+      recursiveReadOnly: false,
+    });
+    assert.deepEqual(
+      plain.ociMounts.map((m) => m.options),
+      [
+        ['rbind', 'ro', 'rprivate'],
+        ['rbind', 'ro'],
+        ['rbind', 'ro', 'rprivate'],
+      ],
+    );
+    const forced = await svc.resolveMounts({
+      containerId: 'c8',
+      mounts: [
+        {
+          Type: 'bind',
+          Source: host,
+          Target: '/b',
+          ReadOnly: true,
+          BindOptions: { ReadOnlyNonRecursive: true },
+        },
+        {
+          Type: 'bind',
+          Source: host,
+          Target: '/c',
+          ReadOnly: true,
+          BindOptions: { ReadOnlyForceRecursive: true },
+        },
+      ],
+      recursiveReadOnly: false,
+    });
+    assert.deepEqual(
+      forced.ociMounts.map((m) => m.options[1]),
+      ['ro', 'rro'],
+    );
+    await svc.releaseMounts('c8');
     // A subpath must exist and cannot climb out of its volume through a symlink.
     symlinkSync('/../../..', join(svc.mountpoint('named'), 'up'));
     await assert.rejects(

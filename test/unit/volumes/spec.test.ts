@@ -174,6 +174,16 @@ test('API Mount validation: bind source must exist, with Docker errors', () => {
     'invalid mount config for type "bind": invalid propagation mode: weird',
   );
   rejects400(
+    () =>
+      parseApiMount({
+        Type: 'bind',
+        Source: '/tmp',
+        Target: '/x',
+        BindOptions: { ReadOnlyNonRecursive: true },
+      }),
+    /need ReadOnly/,
+  );
+  rejects400(
     () => parseApiMount({ Type: 'volume', Target: '' }),
     'invalid mount config for type "volume": field Target must not be empty',
   );
