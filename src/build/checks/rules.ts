@@ -7,6 +7,7 @@ import {
   type Instruction,
   resolveMetaArgs,
   type Stage,
+  suggestName,
   walkStage,
 } from '../parser/index.js';
 
@@ -196,7 +197,7 @@ export const CHECK_RULES: readonly CheckRule[] = [
   {
     id: 'MaintainerDeprecated',
     origin: 'docker',
-    description: 'The MAINTAINER instruction is deprecated, use a label instead',
+    description: 'The MAINTAINER instruction is deprecated, use a label instead to define an image author',
     run: ({ dockerfile }) =>
       [...allInstructions(dockerfile)]
         .filter(({ instr }) => instr.kind === 'MAINTAINER')
@@ -398,14 +399,20 @@ export const CHECK_RULES: readonly CheckRule[] = [
           finalEnv[s.index] = walked.env;
           finalArgs[s.index] = walked.args;
           for (const step of walked.steps)
-            for (const name of step.unset)
-              if (!WELL_KNOWN_ENV.has(name) && !meta.has(name))
-                out.push({ message: `Usage of undefined variable '$${name}'`, line: line(step.instruction) });
-              else if (meta.has(name) && !WELL_KNOWN_ENV.has(name))
-                out.push({
-                  message: `Usage of undefined variable '$${name}' (did you mean to redeclare ARG ${name} in this stage?)`,
-                  line: line(step.instruction),
-                });
+            for (const name of step.unset) {
+              if (WELL_KNOWN_ENV.has(name)) continue;
+              // A typo of a variable in scope gets a suggestion, as in Docker's output.
+              const close = suggestName(name, [...step.env.keys(), ...WELL_KNOWN_ENV]);
+              const hint = close
+                ? ` (did you mean $${close}?)`
+                : meta.has(name)
+                  ? ` (declare it in this stage with ARG ${name} to use the global value)`
+                  : '';
+              out.push({
+                message: `Usage of undefined variable '$${name}'${hint}`,
+                line: line(step.instruction),
+              });
+            }
         } catch {
           finalEnv[s.index] = new Map();
           finalArgs[s.index] = new Map();

@@ -16,6 +16,7 @@ export {
   parseJsonArray,
   parseMount,
   parsePortSpec,
+  suggest as suggestName,
 } from './instructions.js';
 export { type ParseOptions, parseCheckDirective, parseDockerfile } from './parse.js';
 export {

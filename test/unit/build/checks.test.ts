@@ -106,6 +106,17 @@ test('messages use Docker wording and carry file and line', () => {
   );
 });
 
+test('UndefinedVar suggests a close name in scope', () => {
+  const df = parseDockerfile('FROM alpine:3.19\nENV APP_HOME=/app\nENV PATH=$PAHT:$APP_HOEM/bin\nUSER 1\n');
+  assert.deepEqual(
+    runChecks(df, { only: ['UndefinedVar'] }).violations.map((v) => v.message),
+    [
+      "Usage of undefined variable '$PAHT' (did you mean $PATH?)",
+      "Usage of undefined variable '$APP_HOEM' (did you mean $APP_HOME?)",
+    ],
+  );
+});
+
 test('RUN variants that do not need cleaning or merging are not reported', () => {
   const text = `FROM debian:12
 RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*
