@@ -124,10 +124,13 @@ export async function deleteManifest(ctx: RequestContext, name: string, ref: str
   if (!ctx.deleteEnabled) throw regError('UNSUPPORTED', 'deletion is disabled on this registry');
   if (isDigestRef(ref)) {
     const { algorithm, hex } = checkDigest(ref);
-    if (!(await ctx.storage.deleteManifest(name, `${algorithm}:${hex}`))) {
+    const digest = `${algorithm}:${hex}`;
+    if (!(await ctx.storage.deleteManifest(name, digest))) {
       await requireRepo(ctx, name);
       throw manifestUnknown(name, ref);
     }
+    // The manifest bytes are linked as a blob too; gc reclaims them once no repository needs them.
+    await ctx.storage.unlinkBlob(name, digest);
   } else if (!isValidTag(ref) || !(await ctx.storage.deleteTag(name, ref))) {
     await requireRepo(ctx, name);
     throw manifestUnknown(name, ref);
