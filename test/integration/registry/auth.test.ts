@@ -155,6 +155,15 @@ describe('token auth', () => {
           401,
         );
         assert.equal((await req(t.url, '/v2/', { headers: { Authorization: 'Bearer a.b.c' } })).status, 401);
+        // The catalog needs registry:catalog:*.
+        assert.equal((await req(t.url, '/v2/_catalog', { headers: bearer })).status, 401);
+        const cat = await req(t.url, '/token?service=test-svc&scope=registry:catalog:*', {
+          headers: { Authorization: basic('alice', 'wonderland') },
+        });
+        const catBearer = { Authorization: `Bearer ${(cat.json() as { token: string }).token}` };
+        assert.deepEqual((await req(t.url, '/v2/_catalog', { headers: catBearer })).json(), {
+          repositories: ['app'],
+        });
         const wrongService = await req(t.url, '/token?service=elsewhere', {
           headers: { Authorization: basic('alice', 'wonderland') },
         });

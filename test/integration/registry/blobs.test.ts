@@ -265,6 +265,13 @@ describe('chunked uploads', () => {
     assert.equal(status.status, 204);
     assert.equal(status.headers.range, '0-5');
     assert.deepEqual(blobFiles(), before);
+    // An aborted monolithic upload leaves no session behind.
+    const sessions = uploadFiles().length;
+    await abort('POST', `/v2/flaky/blobs/uploads/?digest=${digestOf('never')}`);
+    await req(t.url, loc); // a request on the same server: the abort has been handled by the time it answers
+    for (let i = 0; i < 100 && uploadFiles().length !== sessions; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(uploadFiles().length, sessions);
     const done = await req(t.url, `${loc}?digest=${digestOf(full)}`, { method: 'PUT', body: 'second' });
     assert.equal(done.status, 201, done.body.toString());
     assert.equal((await req(t.url, `/v2/flaky/blobs/${digestOf(full)}`)).body.toString(), full);
