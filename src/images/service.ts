@@ -5,12 +5,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import {
   chainIds,
   decompress,
   type LayerStore,
   LayerStore as Layers,
+  ParallelGzip,
   tarDirectory,
 } from '../layers/index.js';
 import { badRequest, conflict, DigestStream, notFound, shortId } from '../util/index.js';
@@ -547,7 +547,7 @@ export class ImageService {
   async putLayer(source: Readable): Promise<{ descriptor: Descriptor; diffId: string }> {
     const { stream } = await decompress(source);
     const diff = new DigestStream('sha256');
-    const gz = createGzip({ level: 1, chunkSize: 256 * 1024 });
+    const gz = new ParallelGzip(1);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const piping = pipeline(stream, diff, gz, out);
     const [blob] = await Promise.all([this.blobs.put(out), piping]);

@@ -3,6 +3,7 @@ export { type ApplyResult, applyLayer } from './apply.js';
 export { chainId, chainIds } from './chain.js';
 export { type Compression, decompress, detectCompression } from './compression.js';
 export { type TarOptions, type TarResult, tarDirectory } from './diff.js';
+export { ParallelGzip } from './pgzip.js';
 export { cleanEntryName } from './safe-path.js';
 export { mountOverlay, unmount } from './snapshots.js';
 export { type LayerInfo, LayerStore, type PrestagedLayer } from './store.js';
