@@ -26,7 +26,8 @@ export {
   expandDetailed,
   expandWord,
   expandWords,
-  globToRegexSource,
+  type GlobToken,
+  parseGlob,
   ShellExpansionError,
   splitRawWords,
 } from './shell.js';

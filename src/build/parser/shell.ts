@@ -268,62 +268,103 @@ class Lexer {
   }
 }
 
+export type GlobToken = { kind: 'star' } | { kind: 'any' } | { kind: 'char'; ch: string };
+
 /**
- * Converts a substitution pattern to a regular-expression source as BuildKit does: `*` any run of
- * characters, `?` one character, `\\*` `\\?` `\\\\` literal, `\\}` and `\\/` the bare character; everything
- * else (brackets included) is literal.
+ * Parses a substitution pattern as BuildKit does: `*` any run of characters, `?` one character,
+ * `\\*` `\\?` `\\\\` literal, `\\}` and `\\/` the bare character; everything else (brackets
+ * included) is literal.
  */
-export function globToRegexSource(pattern: string, greedy = true): string {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') re += greedy ? '[\\s\\S]*' : '[\\s\\S]*?';
-    else if (c === '?') re += '[\\s\\S]';
-    else if (c === '\\' && i + 1 < pattern.length) {
-      const n = pattern[++i]!;
+export function parseGlob(pattern: string): GlobToken[] {
+  const out: GlobToken[] = [];
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === '*') out.push({ kind: 'star' });
+    else if (c === '?') out.push({ kind: 'any' });
+    else if (c === '\\' && i + 1 < chars.length) {
+      const n = chars[++i]!;
       if (n !== '*' && n !== '?' && n !== '\\' && n !== '}' && n !== '/')
         throw new ShellExpansionError(
           `invalid pattern (${pattern}) in substitution: invalid escape '\\${n}'`,
         );
-      re += escapeRegex(n);
-    } else re += escapeRegex(c);
+      out.push({ kind: 'char', ch: n });
+    } else out.push({ kind: 'char', ch: c });
   }
-  return re;
+  return out;
 }
 
-/** The replacement of `${a/p/r}` with its escapes removed. */
-function unescapePattern(s: string): string {
-  return s.replace(/\\([\s\S])/g, '$1');
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/**
+ * For every prefix length k of `text` (0..n), whether the glob matches text[0..k). Simulates the
+ * pattern as an automaton, O(n·m): no backtracking, whatever the pattern.
+ */
+function prefixMatches(tokens: readonly GlobToken[], text: readonly string[]): boolean[] {
+  const m = tokens.length;
+  let cur = new Uint8Array(m + 1);
+  const close = (set: Uint8Array) => {
+    for (let i = 0; i < m; i++) if (set[i] && tokens[i]!.kind === 'star') set[i + 1] = 1;
+  };
+  cur[0] = 1;
+  close(cur);
+  const ok: boolean[] = [cur[m] === 1];
+  for (const c of text) {
+    const next = new Uint8Array(m + 1);
+    let any = false;
+    for (let i = 0; i < m; i++) {
+      if (!cur[i]) continue;
+      const t = tokens[i]!;
+      if (t.kind === 'star') next[i] = 1;
+      else if (t.kind === 'any' || t.ch === c) next[i + 1] = 1;
+      else continue;
+      any = true;
+    }
+    close(next);
+    ok.push(next[m] === 1);
+    cur = next;
+    if (!any) {
+      // Nothing can match any longer prefix.
+      while (ok.length <= text.length) ok.push(false);
+      break;
+    }
+  }
+  return ok;
 }
 
 function trimPrefix(v: string, pattern: string, longest: boolean): string {
-  const re = new RegExp(`^(?:${globToRegexSource(pattern)})$`, 'u');
-  if (longest) {
-    for (let i = v.length; i >= 0; i--) if (re.test(v.slice(0, i))) return v.slice(i);
-  } else {
-    for (let i = 0; i <= v.length; i++) if (re.test(v.slice(0, i))) return v.slice(i);
-  }
-  return v;
+  const text = [...v];
+  const ok = prefixMatches(parseGlob(pattern), text);
+  const k = longest ? ok.lastIndexOf(true) : ok.indexOf(true);
+  return k < 0 ? v : text.slice(k).join('');
 }
 
 function trimSuffix(v: string, pattern: string, longest: boolean): string {
-  const re = new RegExp(`^(?:${globToRegexSource(pattern)})$`, 'u');
-  if (longest) {
-    for (let i = 0; i <= v.length; i++) if (re.test(v.slice(i))) return v.slice(0, i);
-  } else {
-    for (let i = v.length; i >= 0; i--) if (re.test(v.slice(i))) return v.slice(0, i);
-  }
-  return v;
+  // The shortest/longest suffix is the shortest/longest prefix of the reversed string.
+  const text = [...v].reverse();
+  const ok = prefixMatches(parseGlob(pattern).reverse(), text);
+  const k = longest ? ok.lastIndexOf(true) : ok.indexOf(true);
+  return k < 0 ? v : text.slice(k).reverse().join('');
 }
 
 function replacePattern(v: string, pattern: string, replacement: string, all: boolean): string {
-  if (pattern === '') return v;
-  const re = new RegExp(globToRegexSource(pattern), all ? 'gu' : 'u');
-  return v.replace(re, () => replacement);
+  const tokens = parseGlob(pattern);
+  if (tokens.length === 0) return v;
+  const text = [...v];
+  let out = '';
+  let s = 0;
+  let replaced = false;
+  while (s < text.length) {
+    // Leftmost match, longest at that position (the greedy `*` of BuildKit's regexp).
+    const k = all || !replaced ? prefixMatches(tokens, text.slice(s)).lastIndexOf(true) : -1;
+    if (k > 0) {
+      out += replacement;
+      s += k;
+      replaced = true;
+    } else {
+      out += text[s];
+      s++;
+    }
+  }
+  return out;
 }
 
 /**
@@ -379,4 +420,9 @@ export function splitRawWords(line: string, escapeChar = '\\'): string[] {
   }
   if (inWord) words.push(cur);
   return words;
+}
+
+/** The replacement of `${a/p/r}` with its escapes removed. */
+function unescapePattern(s: string): string {
+  return s.replace(/\\([\s\S])/g, '$1');
 }

@@ -143,3 +143,14 @@ test('splitRawWords keeps quotes and escapes for later expansion', () => {
   assert.deepEqual(splitRawWords('  lead   trail  '), ['lead', 'trail']);
   assert.deepEqual(splitRawWords('x="a \\" b"'), ['x="a \\" b"']);
 });
+
+test('substitution patterns never backtrack and work on code points', () => {
+  const long = 'a'.repeat(3000);
+  // A regular expression would take exponential time here; the automaton is linear per prefix.
+  assert.equal(expandWord('${v%%*a*a*a*a*a*a*a*a*b}', { v: long }), long);
+  assert.equal(expandWord('${v#*a*a*a*a*a*a*a*a*b}', { v: `${long}b` }), '');
+  assert.equal(expandWord('${v//a*a*a*a*c/x}', { v: long }), long);
+  assert.equal(expandWord('${v#?}', { v: 'éa' }), 'a');
+  assert.equal(expandWord('${v%?}', { v: 'a😀' }), 'a');
+  assert.equal(expandWord('${v/[ab]/x}', { v: 'a[ab]b' }), 'axb', 'brackets are literal, as in BuildKit');
+});
