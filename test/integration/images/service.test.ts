@@ -206,8 +206,43 @@ test('save and load round-trip in both formats; corrupt archives register nothin
   }
 });
 
-test('init rebuilds the index from disk', { skip }, async () => {
-  const again = new ImageService(join(t.path, 'root'));
+test('init rebuilds the index from disk and cleans what a crash left', { skip }, async () => {
+  const root = join(t.path, 'root');
+  // What an interrupted unpack, record write, blob write and bootstrap leave behind.
+  mkdirSync(join(root, 'layers/.tmp-crashed/diff'), { recursive: true });
+  writeFileSync(join(root, 'images/.tmp-rec.json-123'), '{"half":');
+  writeFileSync(join(root, 'blobs/sha256/.tmp-partial'), 'x');
+  mkdirSync(join(root, 'tmp/scratch'), { recursive: true });
+  const again = new ImageService(root);
   await again.init();
   assert.equal(again.resolve('busybox').id, svc.resolve('busybox').id);
+  assert.deepEqual(
+    readdirSync(join(root, 'layers')).filter((n) => n.startsWith('.tmp-')),
+    [],
+  );
+  assert.deepEqual(
+    readdirSync(join(root, 'images')).filter((n) => n.startsWith('.tmp-')),
+    [],
+  );
+  assert.deepEqual(
+    readdirSync(join(root, 'blobs/sha256')).filter((n) => n.startsWith('.tmp-')),
+    [],
+  );
+  assert.equal(readdirSync(root).includes('tmp'), false);
+});
+
+test('a gzip-compressed archive loads (docker save | gzip)', { skip }, async () => {
+  const { gzipSync } = await import('node:zlib');
+  const tar = await collect(await svc.save(['busybox']));
+  const other = tempDir('berth-img3-');
+  try {
+    const dst = new ImageService(join(other.path, 'root'));
+    await dst.init();
+    assert.deepEqual((await dst.load(Readable.from([gzipSync(tar)]))).loaded, [
+      'Loaded image: busybox:latest',
+    ]);
+    assert.equal(dst.resolve('busybox').id, svc.resolve('busybox').id);
+  } finally {
+    other.cleanup();
+  }
 });
