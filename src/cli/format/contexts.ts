@@ -1,6 +1,7 @@
 // The rows the docker CLI formats for ps, images, network ls and volume ls: the same field names, column
 // titles, default table formats and value rendering, so `--format` strings written for docker work unchanged.
 import type { ContainerSummary, ImageSummary, Network, Volume } from '../../client/index.js';
+import { GO_HTML_ESCAPE } from './template.js';
 import { ellipsis, formatCommand, formatPorts, humanSize, timeAgo, truncateId } from './units.js';
 
 export interface ListFormat {
@@ -25,7 +26,6 @@ export const PS_FORMAT: ListFormat = {
     Size: 'SIZE',
     Names: 'NAMES',
     Labels: 'LABELS',
-    Label: 'LABEL',
     Mounts: 'MOUNTS',
     LocalVolumes: 'LOCAL VOLUMES',
     Networks: 'NETWORKS',
@@ -61,10 +61,10 @@ export const NETWORKS_FORMAT: ListFormat = {
     Name: 'NAME',
     Driver: 'DRIVER',
     Scope: 'SCOPE',
+    IPv4: 'IPV4',
     IPv6: 'IPV6',
     Internal: 'INTERNAL',
     Labels: 'LABELS',
-    Label: 'LABEL',
     CreatedAt: 'CREATED AT',
   },
 };
@@ -78,14 +78,25 @@ export const VOLUMES_FORMAT: ListFormat = {
     Scope: 'SCOPE',
     Mountpoint: 'MOUNTPOINT',
     Labels: 'LABELS',
-    Label: 'LABEL',
     Links: 'LINKS',
     Size: 'SIZE',
   },
 };
 
-/** Go's time.Time.String() for a local time: 2006-01-02 15:04:05 -0700 MST. */
-export function goTimeString(t: Date): string {
+/**
+ * Go's time.Time.String() in the local zone: 2006-01-02 15:04:05.999999999 -0700 MST. An RFC 3339 string keeps
+ * its fractional seconds (to the nanosecond, trailing zeros dropped), as Go does.
+ */
+export function goTimeString(input: Date | string): string {
+  const t = typeof input === 'string' ? new Date(input) : input;
+  if (Number.isNaN(t.getTime())) return '';
+  let frac = '';
+  if (typeof input === 'string') {
+    const m = /T\d{2}:\d{2}:\d{2}\.(\d+)/.exec(input);
+    if (m) frac = m[1]!.slice(0, 9).replace(/0+$/, '');
+  } else if (t.getMilliseconds() > 0) {
+    frac = String(t.getMilliseconds()).padStart(3, '0').replace(/0+$/, '');
+  }
   const off = -t.getTimezoneOffset();
   const local = new Date(t.getTime() + off * 60_000);
   const iso = local.toISOString();
@@ -93,7 +104,7 @@ export function goTimeString(t: Date): string {
   const hh = String(Math.trunc(Math.abs(off) / 60)).padStart(2, '0');
   const mm = String(Math.abs(off) % 60).padStart(2, '0');
   const zone = off === 0 ? 'UTC' : `${sign}${hh}${mm}`;
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} ${sign}${hh}${mm} ${zone}`;
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac ? `.${frac}` : ''} ${sign}${hh}${mm} ${zone}`;
 }
 
 function labelsText(labels: Record<string, string> | null | undefined): string {
@@ -103,9 +114,14 @@ function labelsText(labels: Record<string, string> | null | undefined): string {
     .join(',');
 }
 
-/** Adds Docker's `.Label "key"` method without making it part of `{{json .}}`. */
+/** Adds Docker's `.Label "key"` method (not part of `{{json .}}`) and marks the row for Go's JSON escaping. */
 function withLabel<T extends object>(row: T, labels: Record<string, string> | null | undefined): T {
   Object.defineProperty(row, 'Label', { value: (name: string) => labels?.[name] ?? '', enumerable: false });
+  return goRow(row);
+}
+
+function goRow<T extends object>(row: T): T {
+  Object.defineProperty(row, GO_HTML_ESCAPE, { value: true, enumerable: false });
   return row;
 }
 
@@ -167,6 +183,7 @@ export function containerRow(c: ContainerSummary, opts: RowOptions = {}) {
       Mounts: mounts.join(','),
       Names: names.join(','),
       Networks: networks.join(','),
+      Platform: null,
       Ports: formatPorts(
         (c.Ports ?? []).map((p) => ({
           IP: p.IP,
@@ -189,22 +206,24 @@ export function imageRows(img: ImageSummary, opts: RowOptions & { digests?: bool
   const trunc = opts.trunc !== false;
   const now = opts.now ?? Date.now();
   const created = new Date((img.Created ?? 0) * 1000);
-  const make = (repo: string, tag: string, digest: string) => ({
-    Containers: img.Containers === -1 || img.Containers === undefined ? 'N/A' : String(img.Containers),
-    CreatedAt: goTimeString(created),
-    CreatedSince: timeAgo(created, now),
-    Digest: digest,
-    ID: trunc ? truncateId(img.Id ?? '') : (img.Id ?? ''),
-    Repository: repo,
-    SharedSize: img.SharedSize === -1 || img.SharedSize === undefined ? 'N/A' : humanSize(img.SharedSize, 3),
-    Size: humanSize(img.Size ?? 0, 3),
-    Tag: tag,
-    UniqueSize:
-      img.SharedSize === -1 || img.SharedSize === undefined
-        ? 'N/A'
-        : humanSize((img.Size ?? 0) - img.SharedSize, 3),
-    VirtualSize: humanSize(img.Size ?? 0, 3),
-  });
+  const make = (repo: string, tag: string, digest: string) =>
+    goRow({
+      Containers: img.Containers === -1 || img.Containers === undefined ? 'N/A' : String(img.Containers),
+      CreatedAt: goTimeString(created),
+      CreatedSince: timeAgo(created, now),
+      Digest: digest,
+      ID: trunc ? truncateId(img.Id ?? '') : (img.Id ?? ''),
+      Repository: repo,
+      SharedSize:
+        img.SharedSize === -1 || img.SharedSize === undefined ? 'N/A' : humanSize(img.SharedSize, 3),
+      Size: humanSize(img.Size ?? 0, 3),
+      Tag: tag,
+      UniqueSize:
+        img.SharedSize === -1 || img.SharedSize === undefined
+          ? 'N/A'
+          : humanSize((img.Size ?? 0) - img.SharedSize, 3),
+      VirtualSize: humanSize(img.Size ?? 0, 4),
+    });
   const tags = img.RepoTags ?? [];
   const digests = img.RepoDigests ?? [];
   const dangling =
@@ -249,9 +268,11 @@ export function networkRow(n: Network, opts: RowOptions = {}) {
   const trunc = opts.trunc !== false;
   return withLabel(
     {
-      CreatedAt: n.Created ? goTimeString(new Date(n.Created)) : '',
+      CreatedAt: n.Created ? goTimeString(n.Created) : '',
       Driver: n.Driver ?? '',
       ID: trunc ? truncateId(n.Id ?? '') : (n.Id ?? ''),
+      // EnableIPv4 arrived in API 1.48; like docker 28 against a 1.47 daemon, absent reads as false
+      IPv4: String((n as { EnableIPv4?: boolean }).EnableIPv4 ?? false),
       IPv6: String(n.EnableIPv6 ?? false),
       Internal: String(n.Internal ?? false),
       Labels: labelsText(n.Labels),
@@ -267,13 +288,17 @@ export function volumeRow(v: Volume) {
   const usage = v.UsageData;
   return withLabel(
     {
+      // cluster-volume columns; berth has no swarm
+      Availability: 'N/A',
       Driver: v.Driver,
+      Group: 'N/A',
       Labels: labelsText(v.Labels),
       Links: usage && usage.RefCount >= 0 ? String(usage.RefCount) : 'N/A',
       Mountpoint: v.Mountpoint,
       Name: v.Name,
       Scope: v.Scope,
-      Size: usage && usage.Size >= 0 ? humanSize(usage.Size, 3) : 'N/A',
+      Size: usage && usage.Size >= 0 ? humanSize(usage.Size, 4) : 'N/A',
+      Status: 'N/A',
     },
     v.Labels,
   );

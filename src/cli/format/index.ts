@@ -6,6 +6,7 @@ import { parseTemplate, type TemplateFunc } from './template.js';
 export { type TabwriterOptions, tabwrite } from './tabwriter.js';
 export {
   DOCKER_FUNCS,
+  GO_HTML_ESCAPE,
   goQuote,
   goValue,
   parseTemplate,
@@ -43,6 +44,11 @@ export function defaultHeader(field: string): string {
   return field.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toUpperCase();
 }
 
+/** Docker's HeaderContext.Label: the column of `{{.Label "com.example.some-key"}}` is titled `some key`. */
+function labelHeader(name: unknown): string {
+  return String(name).split('.').at(-1)!.replace(/[-_]/g, ' ');
+}
+
 /** Docker's Format.IsTable / preFormat: strips `table`, trims spaces, turns `\t` and `\n` escapes into characters. */
 export function resolveFormat(
   format: string | undefined,
@@ -74,8 +80,12 @@ export function formatRows(
   for (const row of rows) body += `${tmpl.execute(row)}\n`;
   if (!table) return body;
   const titles = options.headers ?? {};
-  const header = new Proxy({} as Record<string, string>, {
-    get: (_t, key) => (typeof key === 'string' ? (titles[key] ?? defaultHeader(key)) : undefined),
+  const header = new Proxy({} as Record<string, unknown>, {
+    get: (_t, key) => {
+      if (typeof key !== 'string') return undefined;
+      if (key === 'Label') return labelHeader;
+      return titles[key] ?? defaultHeader(key);
+    },
   });
   return tabwrite(`${tmpl.execute(header, { header: true })}\n${body}`);
 }

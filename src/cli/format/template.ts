@@ -203,10 +203,19 @@ function lex(src: string): Piece[] {
       const c = src[j]!;
       if (c === '"' || c === '`') {
         const q = c;
+        const qpos = j;
         j++;
         while (j < src.length && src[j] !== q) {
           if (q === '"' && src[j] === '\\') j++;
+          if (q === '"' && src[j] === '\n') break;
           j++;
+        }
+        if (j >= src.length || src[j] !== q) {
+          throw parseError(
+            src,
+            qpos,
+            q === '"' ? 'unterminated quoted string' : 'unterminated raw quoted string',
+          );
         }
         j++;
         continue;
@@ -625,9 +634,21 @@ function goTitle(s: string): string {
   return s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, pre: string, ch: string) => pre + ch.toUpperCase());
 }
 
+/** Marks an object whose `{{json .}}` output escapes HTML characters as Go's json.Marshal does. */
+export const GO_HTML_ESCAPE: unique symbol = Symbol('go-html-escape');
+
+function escapeJsonHtml(text: string): string {
+  return text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Docker's template functions (cli/templates): json, split, join, title, lower, upper, pad, truncate, println. */
 export const DOCKER_FUNCS: Record<string, TemplateFunc> = {
-  json: (v) => (v === undefined ? 'null' : JSON.stringify(v)),
+  json: (v) => {
+    if (v === undefined) return 'null';
+    const text = JSON.stringify(v);
+    // Docker's formatter rows marshal themselves with Go's json.Marshal, which escapes <, >, & and U+2028/9.
+    return v !== null && typeof v === 'object' && GO_HTML_ESCAPE in v ? escapeJsonHtml(text) : text;
+  },
   split: (s, sep) => str(s).split(str(sep)),
   join: (arr, sep) => {
     if (!Array.isArray(arr)) throw new Error(`wrong type for value; expected []string; got ${typeName(arr)}`);
