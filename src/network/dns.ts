@@ -29,6 +29,8 @@ export class EmbeddedDns {
     readonly address: string,
     private readonly resolver: DnsResolver,
     readonly port = 53,
+    /** Port of the upstream resolvers (53; tests use another). */
+    readonly forwardPort = 53,
   ) {}
 
   async start(): Promise<void> {
@@ -137,9 +139,10 @@ export class EmbeddedDns {
     }
     const upstream = this.resolver.upstreams(clientIp);
     for (const server of upstream) {
-      const reply = await (transport === 'udp' ? forwardUdp(msg, server) : forwardTcp(msg, server)).catch(
-        () => undefined,
-      );
+      const reply = await (transport === 'udp'
+        ? forwardUdp(msg, server, this.forwardPort)
+        : forwardTcp(msg, server, this.forwardPort)
+      ).catch(() => undefined);
       if (reply) return reply;
     }
     return this.reply(query, [], upstream.length === 0 ? RCODE_NXDOMAIN : RCODE_SERVFAIL);
@@ -164,7 +167,7 @@ export function ptrToIp(name: string): string | undefined {
   return m ? `${m[4]}.${m[3]}.${m[2]}.${m[1]}` : undefined;
 }
 
-function forwardUdp(msg: Buffer, server: string): Promise<Buffer> {
+function forwardUdp(msg: Buffer, server: string, port: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = createSocket('udp4');
     const timer = setTimeout(() => {
@@ -181,13 +184,13 @@ function forwardUdp(msg: Buffer, server: string): Promise<Buffer> {
       sock.close();
       resolve(reply);
     });
-    sock.send(msg, 53, server);
+    sock.send(msg, port, server);
   });
 }
 
-function forwardTcp(msg: Buffer, server: string): Promise<Buffer> {
+function forwardTcp(msg: Buffer, server: string, port: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = tcpConnect({ host: server, port: 53 });
+    const sock = tcpConnect({ host: server, port });
     sock.setTimeout(FORWARD_TIMEOUT_MS, () => sock.destroy(new Error(`DNS upstream ${server} timed out`)));
     let buf = Buffer.alloc(0);
     sock.on('error', reject);

@@ -639,6 +639,40 @@ export class NetworkService {
     });
   }
 
+  /**
+   * What namespace a container of `HostConfig.NetworkMode` runs in:
+   * - `host`: none of its own (`netnsPath` null: leave the network namespace out of the OCI spec);
+   * - `none`: a fresh sandbox with only loopback;
+   * - `container:<ref>`: the sandbox of that container (`resolveContainer` maps a name or id prefix
+   *   to its full id); 404 when it has none;
+   * - `default`, `bridge` or a network name/id: a fresh sandbox, then `connect` it to `network`.
+   */
+  async sandboxFor(
+    networkMode: string,
+    containerId: string,
+    resolveContainer: (ref: string) => string | undefined = (ref) => ref,
+  ): Promise<{
+    mode: 'host' | 'none' | 'container' | 'network';
+    netnsPath: string | null;
+    network?: string;
+  }> {
+    const mode = networkMode === '' || networkMode === 'default' ? 'bridge' : networkMode;
+    if (mode === 'host') return { mode: 'host', netnsPath: null };
+    if (mode === 'none') return { mode: 'none', netnsPath: await this.createSandbox(containerId) };
+    if (mode.startsWith('container:')) {
+      const ref = mode.slice('container:'.length);
+      const target = ref ? resolveContainer(ref) : undefined;
+      const path = target ? this.sandboxPath(target) : '';
+      if (!target || !existsSync(path)) throw notFound(`No such container: ${ref}`);
+      return { mode: 'container', netnsPath: path };
+    }
+    const net = this.find(mode); // 404 before anything is made
+    if (net.driver === 'host') return { mode: 'host', netnsPath: null };
+    const path = await this.createSandbox(containerId);
+    if (net.driver === 'null') return { mode: 'none', netnsPath: path };
+    return { mode: 'network', netnsPath: path, network: net.name };
+  }
+
   /** Deletes a container's sandbox namespace (after `disconnectAll`); idempotent. */
   destroySandbox(containerId: string): Promise<void> {
     return this.exclusive(() => this.destroySandboxNow(containerId));
