@@ -12,7 +12,7 @@ export interface IgnoreRule {
   pattern: string;
   /** A `!` exception: matching paths are included again. */
   exclusion: boolean;
-  regex: RegExp;
+  matcher: PathPattern;
   /** Path elements of the pattern, for deciding whether to walk into an excluded directory. */
   elements: string[];
 }
@@ -44,39 +44,117 @@ export function parseDockerignore(text: string): string[] {
   return out;
 }
 
-const REGEX_SPECIAL = new Set(['.', '+', '(', ')', '|', '{', '}', '$', '^']);
+/** A compiled pattern: tests a whole cleaned path. */
+export interface PathPattern {
+  test(path: string): boolean;
+}
 
-/** Compiles one cleaned pattern to an anchored regular expression. */
-export function compilePattern(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+type Tok =
+  | { k: 'char'; c: string }
+  | { k: 'any' } // ?  one character but '/'
+  | { k: 'star' } // *  any run without '/'
+  | { k: 'dirs' } // ** followed by more: any number of whole elements, even none
+  | { k: 'all' } // ** at the end: anything
+  | { k: 'class'; negate: boolean; items: (string | [string, string])[] };
+
+function parseClass(body: string, pattern: string): Tok {
+  let negate = false;
+  let b = [...body];
+  if (b[0] === '!' || b[0] === '^') {
+    negate = true;
+    b = b.slice(1);
+  }
+  const items: (string | [string, string])[] = [];
+  for (let i = 0; i < b.length; i++) {
+    let c = b[i]!;
+    if (c === '\\' && i + 1 < b.length) c = b[++i]!;
+    if (b[i + 1] === '-' && i + 2 < b.length) {
+      let hi = b[i + 2]!;
+      i += 2;
+      if (hi === '\\' && i + 1 < b.length) hi = b[++i]!;
+      if (hi < c) throw badRequest(`.dockerignore: syntax error in pattern "${pattern}"`);
+      items.push([c, hi]);
+    } else items.push(c);
+  }
+  if (items.length === 0) throw badRequest(`.dockerignore: syntax error in pattern "${pattern}"`);
+  return { k: 'class', negate, items };
+}
+
+/**
+ * Compiles one cleaned pattern (moby patternmatcher semantics). Matching simulates the pattern as
+ * an automaton, so no pattern can make it backtrack.
+ */
+export function compilePattern(pattern: string): PathPattern {
+  const toks: Tok[] = [];
+  const cs = [...pattern];
+  for (let i = 0; i < cs.length; i++) {
+    const c = cs[i]!;
     if (c === '*') {
-      if (pattern[i + 1] === '*') {
+      if (cs[i + 1] === '*') {
         i++;
-        if (pattern[i + 1] === '/') i++;
-        // `**` at the end matches everything; elsewhere any number of whole elements (even none).
-        re += i + 1 >= pattern.length ? '.*' : '(?:.*/)?';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '\\') {
-      if (i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-      else re += '\\\\';
-    } else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) throw badRequest(`.dockerignore: syntax error in pattern "${pattern}"`);
-      let body = pattern.slice(i + 1, end);
-      if (body.startsWith('!')) body = `^${body.slice(1)}`;
-      re += `[${body}]`;
+        if (cs[i + 1] === '/') i++;
+        toks.push(i + 1 >= cs.length ? { k: 'all' } : { k: 'dirs' });
+      } else toks.push({ k: 'star' });
+    } else if (c === '?') toks.push({ k: 'any' });
+    else if (c === '\\') toks.push({ k: 'char', c: i + 1 < cs.length ? cs[++i]! : '\\' });
+    else if (c === '[') {
+      let end = i + 1;
+      while (end < cs.length && cs[end] !== ']') end += cs[end] === '\\' ? 2 : 1;
+      if (end >= cs.length) throw badRequest(`.dockerignore: syntax error in pattern "${pattern}"`);
+      toks.push(parseClass(cs.slice(i + 1, end).join(''), pattern));
       i = end;
-    } else if (REGEX_SPECIAL.has(c) || c === ']') re += `\\${c}`;
-    else re += c;
+    } else toks.push({ k: 'char', c });
   }
-  try {
-    return new RegExp(`${re}$`, 'su');
-  } catch {
-    throw badRequest(`.dockerignore: syntax error in pattern "${pattern}"`);
+  return { test: (path: string) => runPattern(toks, path) };
+}
+
+function classHas(t: Extract<Tok, { k: 'class' }>, c: string): boolean {
+  const hit = t.items.some((it) => (typeof it === 'string' ? it === c : c >= it[0] && c <= it[1]));
+  return hit !== t.negate;
+}
+
+function runPattern(toks: readonly Tok[], path: string): boolean {
+  const m = toks.length;
+  // State i: the first i tokens matched. inner[i]: inside the `.*` of a `dirs` token at i.
+  let cur = new Uint8Array(m + 1);
+  let inner = new Uint8Array(m + 1);
+  const close = (set: Uint8Array) => {
+    for (let i = 0; i < m; i++) {
+      const k = toks[i]!.k;
+      if (set[i] && (k === 'star' || k === 'dirs' || k === 'all')) set[i + 1] = 1;
+    }
+  };
+  cur[0] = 1;
+  close(cur);
+  for (const c of path) {
+    const next = new Uint8Array(m + 1);
+    const nextInner = new Uint8Array(m + 1);
+    let alive = false;
+    for (let i = 0; i < m; i++) {
+      const t = toks[i]!;
+      if (t.k === 'dirs' && (cur[i] || inner[i])) {
+        nextInner[i] = 1;
+        if (c === '/') next[i + 1] = 1;
+        alive = true;
+      }
+      if (!cur[i]) continue;
+      let to = -1;
+      if (t.k === 'star') to = c !== '/' ? i : -1;
+      else if (t.k === 'all') to = i;
+      else if (t.k === 'any') to = c !== '/' ? i + 1 : -1;
+      else if (t.k === 'char') to = t.c === c ? i + 1 : -1;
+      else if (t.k === 'class') to = classHas(t, c) ? i + 1 : -1;
+      if (to >= 0) {
+        next[to] = 1;
+        alive = true;
+      }
+    }
+    if (!alive) return false;
+    close(next);
+    cur = next;
+    inner = nextInner;
   }
+  return cur[m] === 1;
 }
 
 function elementMatches(patternElement: string, name: string): boolean {
@@ -95,7 +173,7 @@ export class IgnoreMatcher {
       const rest = (exclusion ? raw.slice(1) : raw).trim();
       const p = rest === '' ? '' : cleanPattern(rest);
       if (p === '') throw badRequest('.dockerignore: illegal exclusion pattern: "!"');
-      this.rules.push({ pattern: p, exclusion, regex: compilePattern(p), elements: p.split('/') });
+      this.rules.push({ pattern: p, exclusion, matcher: compilePattern(p), elements: p.split('/') });
     }
     this.hasExclusions = this.rules.some((r) => r.exclusion);
   }
@@ -114,7 +192,7 @@ export class IgnoreMatcher {
     for (const rule of this.rules) {
       // Only a rule that could flip the current answer needs testing.
       if (rule.exclusion !== matched) continue;
-      if (rule.regex.test(file) || parents.some((p) => rule.regex.test(p))) matched = !rule.exclusion;
+      if (rule.matcher.test(file) || parents.some((p) => rule.matcher.test(p))) matched = !rule.exclusion;
     }
     return matched;
   }

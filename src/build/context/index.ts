@@ -4,6 +4,7 @@ export {
   compilePattern,
   IgnoreMatcher,
   type IgnoreRule,
+  type PathPattern,
   parseDockerignore,
   readDockerignore,
   walkContext,

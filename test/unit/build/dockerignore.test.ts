@@ -69,7 +69,30 @@ const table: [string[], string, boolean][] = [
   [['(x)'], '(x)', true],
   [['.'], 'anything', true],
   [[], 'x', false],
+  [['**/foo/**'], 'a/b/foo/c/d', true],
+  [['**/foo/**'], 'foo/x', true],
+  [['**/foo/**'], 'afoo/x', false],
+  [['a/**/b/**/c'], 'a/x/b/y/z/c', true],
+  [['a/**/b/**/c'], 'a/b/c', true],
+  [['a/**/b/**/c'], 'a/xb/c', false],
+  [['a**b'], 'ab', true],
+  [['a**b'], 'ax/b', true],
+  [['a**b'], 'axb', false],
+  [['[a-c][!0-9]'], 'bx', true],
+  [['[a-c][!0-9]'], 'b1', false],
+  [['[\\]]x'], ']x', true],
+  [['*.txt'], 'dir.txt/inner', true],
+  [['dir/*'], 'dir', false],
+  [['dir/*'], 'dir/sub/file', true],
 ];
+
+test('no pattern makes matching backtrack', () => {
+  const m = new IgnoreMatcher(['*a*a*a*a*a*a*a*a*a*a*b', '**/**/**/**/**/**/x']);
+  const name = 'a'.repeat(255);
+  assert.equal(m.matches(name), false);
+  assert.equal(m.matches(`${'d/'.repeat(60)}y`), false);
+  assert.equal(m.matches(`${'d/'.repeat(60)}x`), true);
+});
 
 test('IgnoreMatcher.matches follows Docker rules', () => {
   for (const [patterns, path, want] of table) {
