@@ -169,6 +169,36 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(10);
 
+/** Pushes of distinct blobs (POST + PUT), 16 at a time: the upload path, fsync and commit included. */
+async function pushBench(berthUrl: string, distUrl: string): Promise<void> {
+  const COUNT = 64;
+  const SIZE = 256 * 1024;
+  const PARALLEL = 16;
+  const run = async (url: string, blobs: Buffer[]) => {
+    let next = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: PARALLEL }, async () => {
+        while (next < blobs.length) await pushBlob(url, 'bench/push', blobs[next++]!);
+      }),
+    );
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  // Different random blobs for each server, so neither finds them already stored.
+  const make = () => Array.from({ length: COUNT }, () => randomBytes(SIZE));
+  const b = await run(berthUrl, make());
+  const d = await run(distUrl, make());
+  console.log(`\npush: ${COUNT} distinct ${SIZE / 1024} KiB blobs, ${PARALLEL} at a time`);
+  console.log(`${'server'.padEnd(16)}${'blobs/s'.padStart(10)}${'MB/s'.padStart(10)}`);
+  for (const [name, secs] of [
+    ['berth', b],
+    ['docker-registry', d],
+  ] as const) {
+    console.log(`${name.padEnd(16)}${fmt(COUNT / secs)}${fmt((COUNT * SIZE) / secs / 1e6, 1)}`);
+  }
+  console.log(`ratio berth/docker-registry: ${(d / b).toFixed(2)}x`);
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'berth-bench-registry-'));
   const procs: ChildProcess[] = [];
@@ -212,6 +242,7 @@ async function main(): Promise<void> {
         `ratio berth/docker-registry: ${(rps(b) / rps(d)).toFixed(2)}x req/s, ${(mbs(b) / mbs(d)).toFixed(2)}x MB/s`,
       );
     }
+    await pushBench(berth.url, dist.url);
   } finally {
     for (const p of procs) await stop(p);
     rmSync(work, { recursive: true, force: true });
