@@ -31,6 +31,7 @@ import { type Header as Headers, extract as tarExtract } from 'tar-stream';
 import { badRequest, DigestStream, internal, messageOf, run } from '../util/index.js';
 import { type Compression, decompress } from './compression.js';
 import { cleanEntryName, ensureParents, forget } from './safe-path.js';
+import { binaryPaxExtract } from './tar-pax.js';
 
 export interface ApplyResult {
   /** sha256 of the uncompressed tar stream. */
@@ -61,6 +62,7 @@ export async function applyLayer(source: Readable, dest: string): Promise<ApplyR
   const { stream, compression } = await decompress(source);
   const hasher = new DigestStream('sha256');
   const ex = tarExtract();
+  binaryPaxExtract(ex);
   let pipeErr: Error | undefined;
   pipeline(stream, hasher, ex, (err) => {
     if (err) pipeErr = err;
@@ -220,7 +222,7 @@ export async function applyLayer(source: Readable, dest: string): Promise<ApplyR
         if (h.pax) {
           for (const [k, v] of Object.entries(h.pax as Record<string, string>)) {
             if (k.startsWith('SCHILY.xattr.'))
-              setXattr(xattrs, rel, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8'));
+              setXattr(xattrs, rel, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'latin1'));
           }
         }
       } catch (err) {

@@ -11,6 +11,7 @@ type Headers = Partial<Header> & { name: string; pax?: Record<string, string> };
 
 import { DigestStream, internal, run } from '../util/index.js';
 import { ParallelGzip } from './pgzip.js';
+import { binaryPaxPack } from './tar-pax.js';
 
 export interface TarOptions {
   /** Treat `dir` as an overlay upper directory (convert whiteouts). */
@@ -39,6 +40,7 @@ export function tarDirectory(
   opts: TarOptions = {},
 ): { stream: Readable; done: Promise<TarResult> } {
   const pack = tarPack();
+  binaryPaxPack(pack);
   const level = opts.gzipLevel ?? 1;
   const diffHash = new DigestStream('sha256');
   const out = new PassThrough({ highWaterMark: 1 << 20 });
@@ -96,7 +98,7 @@ async function readXattrs(dir: string): Promise<Map<string, Record<string, strin
       const bytes = value.startsWith('0x')
         ? Buffer.from(value.slice(2), 'hex')
         : Buffer.from(value.replace(/^"|"$/g, ''));
-      cur[unescapeOctal(line.slice(0, eq))] = bytes.toString('utf8');
+      cur[unescapeOctal(line.slice(0, eq))] = bytes.toString('latin1');
     }
   }
   return out;

@@ -254,3 +254,45 @@ test('chain IDs follow the OCI spec', () => {
   assert.equal(chainId(a, b), sha256(`${a} ${b}`));
   assert.deepEqual(chainIds([a, b]), [a, sha256(`${a} ${b}`)]);
 });
+
+test('binary xattr values survive apply and diff byte for byte', async () => {
+  const t = tempDir();
+  try {
+    const src = join(t.path, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'bin'), 'x');
+    // security.capability-like bytes, including ones above 0x7f that UTF-8 decoding would corrupt.
+    const value = '0x01000002c0200080ff000000000000000000000000';
+    execFileSync('setfattr', ['-n', 'user.binary', '-v', value, join(src, 'bin')]);
+    execFileSync('setfattr', ['-n', 'user.text', '-v', 'héllo', join(src, 'bin')]);
+    const tarred = join(t.path, 'gnu.tar');
+    execFileSync('tar', ['--xattrs', '--xattrs-include=user.*', '-cf', tarred, '-C', src, '.']);
+    const read = (dir: string) =>
+      execFileSync('getfattr', ['-d', '-e', 'hex', '-m', 'user\\.', join(dir, 'bin')])
+        .toString()
+        .split('\n')
+        .slice(1)
+        .join('\n');
+    // GNU tar → berth apply.
+    const a = join(t.path, 'a');
+    mkdirSync(a);
+    await applyLayer(Readable.from([readFileSync(tarred)]), a);
+    assert.equal(read(a), read(src));
+    assert.match(read(a), new RegExp(`user.binary=${value}`));
+    // berth diff → berth apply, and → GNU tar.
+    const { stream } = tarDirectory(a, { gzipLevel: 0 });
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    const b = join(t.path, 'b');
+    mkdirSync(b);
+    await applyLayer(Readable.from([Buffer.concat(chunks)]), b);
+    assert.equal(read(b), read(src));
+    const c = join(t.path, 'c');
+    mkdirSync(c);
+    writeFileSync(join(t.path, 'berth.tar'), Buffer.concat(chunks));
+    execFileSync('tar', ['--xattrs', '--xattrs-include=user.*', '-xf', join(t.path, 'berth.tar'), '-C', c]);
+    assert.equal(read(c), read(src));
+  } finally {
+    t.cleanup();
+  }
+});
