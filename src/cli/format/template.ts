@@ -488,9 +488,14 @@ export function goValue(v: unknown): string {
 }
 
 function goNumber(n: number): string {
+  // JSON integers come from Go integer fields, which print in full.
   if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n);
-  // %v of a float64 is %g with the shortest representation; exponents have at least two digits.
-  return String(n).replace(/e([+-])(\d)$/, 'e$10$2');
+  if (!Number.isFinite(n)) return n > 0 ? '+Inf' : n < 0 ? '-Inf' : 'NaN';
+  // %v of a float64 is strconv's shortest 'g': exponent form below 1e-4 and from 1e6 (two-digit exponent).
+  const [mant, e] = n.toExponential().split('e');
+  const exp = Number(e);
+  if (exp < -4 || exp >= 6) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  return String(n);
 }
 
 export function truthy(v: unknown): boolean {
