@@ -306,33 +306,36 @@ describe('chunked uploads', () => {
 describe('shutdown', () => {
   test('close() lets an in-flight upload finish, then refuses connections', async () => {
     const t2 = await startTestRegistry();
-    const r = await req(t2.url, '/v2/slow/blobs/uploads/', { method: 'POST' });
-    const loc = r.headers.location!;
-    const answer = new Promise<number>((resolve, reject) => {
-      const p = request(
-        new URL(loc, t2.url),
-        { method: 'PATCH', headers: { 'Content-Length': 6 } },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      p.on('error', reject);
-      // Close once the server is inside the request (half the body received), finish the body after.
-      p.write('abc', () =>
-        setTimeout(() => {
-          closing = t2.reg.close(5000);
-          setTimeout(() => p.end('def'), 100);
-        }, 100),
-      );
-    });
-    let closing: Promise<void> | undefined;
-    assert.equal(await answer, 202);
-    await closing;
-    // A pooled keep-alive socket sees a reset, a new connection is refused.
-    const refused = (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET';
-    await assert.rejects(req(t2.url, '/v2/'), refused);
-    await assert.rejects(req(t2.url, '/v2/'), refused);
-    await t2.close();
+    try {
+      const r = await req(t2.url, '/v2/slow/blobs/uploads/', { method: 'POST' });
+      const loc = r.headers.location!;
+      const answer = new Promise<number>((resolve, reject) => {
+        const p = request(
+          new URL(loc, t2.url),
+          { method: 'PATCH', headers: { 'Content-Length': 6 } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        p.on('error', reject);
+        // Close once the server is inside the request (half the body received), finish the body after.
+        p.write('abc', () =>
+          setTimeout(() => {
+            closing = t2.reg.close(5000);
+            setTimeout(() => p.end('def'), 100);
+          }, 100),
+        );
+      });
+      let closing: Promise<void> | undefined;
+      assert.equal(await answer, 202);
+      await closing;
+      // A pooled keep-alive socket sees a reset, a new connection is refused.
+      const refused = (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET';
+      await assert.rejects(req(t2.url, '/v2/'), refused);
+      await assert.rejects(req(t2.url, '/v2/'), refused);
+    } finally {
+      await t2.close();
+    }
   });
 });
