@@ -213,6 +213,10 @@ export class ImageService {
       const t = Date.parse(this.resolve(filters.before[0]!).created);
       recs = recs.filter((r) => Date.parse(r.created) < t);
     }
+    if (filters.until?.length) {
+      const until = parseUntil(filters.until[0]!);
+      recs = recs.filter((r) => Date.parse(r.created) < until);
+    }
     if (filters.since?.length) {
       const t = Date.parse(this.resolve(filters.since[0]!).created);
       recs = recs.filter((r) => Date.parse(r.created) > t);
@@ -395,7 +399,7 @@ export class ImageService {
         parentId = p.parent;
       }
     }
-    await this.collectGarbage(opts.isInUse);
+    await this.releaseDoomed();
     return items;
   }
 
@@ -403,34 +407,79 @@ export class ImageService {
     const items: ImageDeleteResponseItem[] = [];
     for (const t of rec.repoTags) items.push({ Untagged: familiarTag(t) });
     for (const d of rec.repoDigests) items.push({ Untagged: familiarDigest(d) });
+    this.doomedBlobs.add(rec.id).add(rec.manifestDigest);
+    try {
+      for (const l of (await this.getManifest(rec)).layers) this.doomedBlobs.add(l.digest);
+    } catch {}
+    if (rec.topChainId) {
+      if (keepLayers) this.pinned.add(rec.topChainId);
+      else for (const l of this.layers.chain(rec.topChainId)) this.doomedChains.add(l.chainId);
+    }
     await this.records.delete(rec.id);
     this.configCache.delete(rec.id);
-    if (keepLayers && rec.topChainId) this.pinned.add(rec.topChainId);
     items.push({ Deleted: rec.id });
     return items;
   }
 
   /** Layers kept for containers whose image was force-removed. */
   private readonly pinned = new Set<string>();
+  /** Blobs and layers of deleted images, released once no remaining image uses them. */
+  private readonly doomedBlobs = new Set<string>();
+  private readonly doomedChains = new Set<string>();
 
-  /** Removes blobs and layers no image references any more. */
-  async collectGarbage(isInUse?: InUseCheck): Promise<number> {
-    void isInUse;
-    const keepBlobs = new Set<string>();
-    const tops: string[] = [...this.pinned];
-    for (const r of this.records.all()) {
-      keepBlobs.add(r.id);
-      keepBlobs.add(r.manifestDigest);
-      if (r.topChainId) tops.push(r.topChainId);
+  /** What the remaining images (and pinned layers) still use. */
+  private async inUse(): Promise<{ blobs: Set<string>; chains: Set<string> }> {
+    const blobs = new Set<string>();
+    const chains = new Set<string>();
+    const addChain = (top: string) => {
       try {
-        const m = await this.getManifest(r);
-        for (const l of m.layers) keepBlobs.add(l.digest);
+        for (const l of this.layers.chain(top)) chains.add(l.chainId);
+      } catch {}
+    };
+    for (const top of this.pinned) addChain(top);
+    for (const r of this.records.all()) {
+      blobs.add(r.id).add(r.manifestDigest);
+      if (r.topChainId) addChain(r.topChainId);
+      try {
+        for (const l of (await this.getManifest(r)).layers) blobs.add(l.digest);
       } catch {}
     }
+    return { blobs, chains };
+  }
+
+  /**
+   * Frees the blobs and layers of deleted images that nothing else uses. Only those: blobs a pull is
+   * writing right now are not referenced yet and must not be swept. Returns the bytes reclaimed.
+   */
+  private async releaseDoomed(): Promise<number> {
+    const used = await this.inUse();
     let reclaimed = 0;
-    for (const l of this.layers.list()) if (!tops.includes(l.chainId)) reclaimed += l.size;
-    await this.layers.gc(tops);
-    for (const b of await this.blobs.list()) if (!keepBlobs.has(b)) await this.blobs.delete(b);
+    for (const c of this.doomedChains) {
+      if (!used.chains.has(c) && this.layers.has(c)) {
+        reclaimed += this.layers.get(c).size;
+        await this.layers.remove(c);
+      }
+    }
+    for (const b of this.doomedBlobs) if (!used.blobs.has(b)) await this.blobs.delete(b);
+    this.doomedChains.clear();
+    this.doomedBlobs.clear();
+    return reclaimed;
+  }
+
+  /**
+   * Full sweep: removes every blob and layer no image references. Only safe when nothing is being
+   * pulled or loaded at the same time (e.g. on start, before serving requests).
+   */
+  async collectGarbage(): Promise<number> {
+    const used = await this.inUse();
+    let reclaimed = 0;
+    for (const l of this.layers.list()) {
+      if (!used.chains.has(l.chainId)) {
+        reclaimed += l.size;
+        await this.layers.remove(l.chainId);
+      }
+    }
+    for (const b of await this.blobs.list()) if (!used.blobs.has(b)) await this.blobs.delete(b);
     return reclaimed;
   }
 
@@ -453,12 +502,11 @@ export class ImageService {
           const labels = (await this.getConfig(r)).config?.Labels ?? {};
           if (!opts.filters.label.every((l) => matchLabel(labels, l))) continue;
         }
-        reclaimed += r.size;
         deleted.push(...(await this.deleteImage(r, false)));
         changed = true;
       }
     }
-    await this.collectGarbage(opts.isInUse);
+    reclaimed = await this.releaseDoomed();
     return { ImagesDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 

@@ -127,9 +127,19 @@ test('tag, list with filters, commit with history, remove and prune', { skip }, 
   });
   assert.deepEqual(await svc.remove('localhost:5000/me/bb:v1'), [{ Untagged: 'localhost:5000/me/bb:v1' }]);
   await assert.rejects(svc.remove('busybox'), /dependent child images/);
+  assert.equal(svc.layers.list().length, 2);
   const removed = await svc.remove('child:1');
   assert.deepEqual(removed, [{ Untagged: 'child:1' }, { Deleted: child.id }]);
   assert.equal(svc.find(child.id), undefined);
+  // The child's own layer and blobs are gone; the base image's are kept.
+  assert.deepEqual(
+    svc.layers.list().map((l) => l.chainId),
+    [svc.resolve('busybox').topChainId],
+  );
+  await assert.rejects(svc.blobs.stat(child.id), { status: 404 });
+  assert.ok(await svc.blobs.has(svc.resolve('busybox').id));
+  assert.equal((await svc.list({ filters: { until: ['1970-01-02T00:00:00Z'] } })).length, 0);
+  assert.equal((await svc.list({ filters: { until: ['2999-01-01T00:00:00Z'] } })).length, 1);
 
   // Dangling images are pruned.
   const dangling = await svc.commit({ parent: 'busybox', changes: ['CMD ["true"]'], recordParent: false });
