@@ -143,3 +143,30 @@ export function layerCompression(mt: string): 'gzip' | 'zstd' | 'none' {
   if (mt.endsWith('+zstd')) return 'zstd';
   return 'none';
 }
+
+const TO_DOCKER: Record<string, string> = {
+  [MediaType.OciManifest]: MediaType.DockerManifest,
+  [MediaType.OciIndex]: MediaType.DockerManifestList,
+  [MediaType.OciConfig]: MediaType.DockerConfig,
+  [MediaType.OciLayer]: MediaType.DockerLayer,
+  [MediaType.OciLayerGzip]: MediaType.DockerLayerGzip,
+  [MediaType.OciLayerNonDistributableGzip]: MediaType.DockerForeignLayerGzip,
+};
+const TO_OCI: Record<string, string> = Object.fromEntries(Object.entries(TO_DOCKER).map(([o, d]) => [d, o]));
+
+/**
+ * The same manifest with Docker schema 2 (or OCI) media types, for a client or registry that asks for
+ * them. The bytes change, so the caller stores the result as a new blob with its own digest. zstd layers
+ * have no Docker media type and stay as they are.
+ */
+export function convertManifest(m: Manifest, to: 'docker' | 'oci'): Manifest {
+  const map = to === 'docker' ? TO_DOCKER : TO_OCI;
+  const conv = (d: Descriptor): Descriptor => ({ ...d, mediaType: map[d.mediaType] ?? d.mediaType });
+  return {
+    schemaVersion: 2,
+    mediaType: to === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest,
+    config: conv(m.config),
+    layers: m.layers.map(conv),
+    ...(m.annotations && to === 'oci' ? { annotations: m.annotations } : {}),
+  };
+}
