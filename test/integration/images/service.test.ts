@@ -216,6 +216,52 @@ test('save and load round-trip in both formats; corrupt archives register nothin
   }
 });
 
+test('a docker-archive whose layer escapes the layer directory is refused, naming the entry', {
+  skip,
+}, async () => {
+  const { pack } = await import('tar-stream');
+  const { sha256 } = await import('../../../src/util/index.js');
+  const tarOf = async (entries: { name: string; body: string | Buffer }[]) => {
+    const p = pack();
+    const out = collect(p as unknown as Readable);
+    for (const e of entries)
+      await new Promise<void>((r, j) => p.entry({ name: e.name }, e.body, (err) => (err ? j(err) : r())));
+    p.finalize();
+    return out;
+  };
+  const layer = await tarOf([{ name: '../../escaped-by-berth-test', body: 'pwned' }]);
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+  });
+  const archive = await tarOf([
+    { name: 'l1/layer.tar', body: layer },
+    { name: 'cfg.json', body: config },
+    {
+      name: 'manifest.json',
+      body: JSON.stringify([{ Config: 'cfg.json', RepoTags: ['evil:1'], Layers: ['l1/layer.tar'] }]),
+    },
+  ]);
+  const other = tempDir('berth-img4-');
+  try {
+    const dst = new ImageService(join(other.path, 'a/b/root'));
+    await dst.init();
+    await assert.rejects(dst.load(Readable.from([archive])), (err: Error & { status: number }) => {
+      assert.equal(err.status, 400);
+      assert.match(err.message, /"\.\.\/\.\.\/escaped-by-berth-test"/);
+      return true;
+    });
+    assert.equal(dst.find('evil:1'), undefined);
+    assert.deepEqual(await dst.blobs.list(), []);
+    assert.deepEqual(readdirSync(join(other.path, 'a/b/root/layers')), ['empty']);
+    assert.equal(readdirSync(join(other.path, 'a/b')).includes('escaped-by-berth-test'), false);
+    assert.equal(readdirSync(join(other.path, 'a/b/root')).includes('escaped-by-berth-test'), false);
+  } finally {
+    other.cleanup();
+  }
+});
+
 test('init rebuilds the index from disk and cleans what a crash left', { skip }, async () => {
   const root = join(t.path, 'root');
   // What an interrupted unpack, record write, blob write and bootstrap leave behind.
