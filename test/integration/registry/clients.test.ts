@@ -82,13 +82,15 @@ const host = (t: TestRegistry) => new URL(t.url).host;
 
 describe('skopeo', { skip: !haveCommand('skopeo') && 'skopeo is not installed' }, () => {
   let t: TestRegistry;
-  const dir = tempDir('berth-registry-skopeo-');
+  // Made in before(): a skipped suite creates nothing.
+  let dir: { path: string; cleanup: () => void };
   before(async () => {
+    dir = tempDir('berth-registry-client-');
     t = await startTestRegistry();
   });
   after(async () => {
-    await t.close();
-    dir.cleanup();
+    await t?.close();
+    dir?.cleanup();
   });
 
   test('copies an OCI layout to the registry and back with identical digests', async () => {
@@ -164,7 +166,8 @@ describe('podman', {
   skip: (!haveCommand('podman') && 'podman is not installed') || (!isRoot() && 'needs root'),
 }, () => {
   let t: TestRegistry;
-  const dir = tempDir('berth-registry-podman-');
+  // Made in before(): a skipped suite creates nothing.
+  let dir: { path: string; cleanup: () => void };
   const podman = (args: string[]) =>
     ok('podman', [
       '--root',
@@ -180,11 +183,12 @@ describe('podman', {
       ...args,
     ]);
   before(async () => {
+    dir = tempDir('berth-registry-client-');
     t = await startTestRegistry();
   });
   after(async () => {
-    await t.close();
-    dir.cleanup();
+    await t?.close();
+    dir?.cleanup();
   });
 
   test('push and pull a busybox image with identical digests', async () => {
@@ -208,13 +212,17 @@ describe('docker', {
 }, () => {
   let t: TestRegistry;
   let tokenReg: TestRegistry;
-  const dir = tempDir('berth-registry-docker-');
-  const sock = join(dir.path, 'd.sock');
+  // Made in before(): a skipped suite creates nothing.
+  let dir: { path: string; cleanup: () => void };
+  const sock = () => join(dir.path, 'd.sock');
   let daemon: ReturnType<typeof spawn> | undefined;
   const docker = (args: string[], input?: string) =>
-    ok('/usr/bin/docker', ['--config', join(dir.path, 'client'), '-H', `unix://${sock}`, ...args], { input });
+    ok('/usr/bin/docker', ['--config', join(dir.path, 'client'), '-H', `unix://${sock()}`, ...args], {
+      input,
+    });
 
   before(async () => {
+    dir = tempDir('berth-registry-docker-');
     t = await startTestRegistry();
     writeFileSync(join(dir.path, 'htpasswd'), `dave:${bcrypt.hashSync('pa55', 4)}\n`);
     writeFileSync(join(dir.path, 'token.key'), 'docker token secret');
@@ -231,7 +239,7 @@ describe('docker', {
         '--pidfile',
         join(dir.path, 'd.pid'),
         '-H',
-        `unix://${sock}`,
+        `unix://${sock()}`,
         '--bridge=none',
         '--iptables=false',
         '--ip6tables=false',
@@ -239,7 +247,10 @@ describe('docker', {
       { stdio: 'ignore' },
     );
     for (let i = 0; i < 100; i++) {
-      if (existsSync(sock) && (await run('/usr/bin/docker', ['-H', `unix://${sock}`, 'version'])).code === 0)
+      if (
+        existsSync(sock()) &&
+        (await run('/usr/bin/docker', ['-H', `unix://${sock()}`, 'version'])).code === 0
+      )
         return;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -252,12 +263,12 @@ describe('docker', {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       if (daemon.exitCode === null) daemon.kill('SIGKILL');
     }
-    await t.close();
-    await tokenReg.close();
+    await t?.close();
+    await tokenReg?.close();
     // dockerd may leave mounts below its roots; unmount before removing.
     const mounts = (await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout.split('\n');
     for (const m of mounts.filter((x) => x.startsWith(dir.path)).reverse()) await run('umount', ['-l', m]);
-    dir.cleanup();
+    dir?.cleanup();
   });
 
   test('import, push, rmi, pull with identical digests', async () => {
@@ -283,7 +294,7 @@ describe('docker', {
         '--config',
         join(dir.path, 'client'),
         '-H',
-        `unix://${sock}`,
+        `unix://${sock()}`,
         'login',
         '-u',
         'dave',
@@ -310,7 +321,7 @@ describe('docker', {
       '--config',
       join(dir.path, 'client'),
       '-H',
-      `unix://${sock}`,
+      `unix://${sock()}`,
       'pull',
       ref,
     ]);
