@@ -140,6 +140,8 @@ export function makeRequest(
   apiVersion: string,
   params: Record<string, string>,
   signal: AbortSignal,
+  /** The body when it was read off the socket already (Upgrade requests). */
+  body?: Buffer,
 ): ApiRequest {
   let filtersCache: Map<string, string[]> | undefined;
   return {
@@ -153,8 +155,7 @@ export function makeRequest(
     res,
     signal,
     async json<T>(): Promise<T> {
-      const body = await readBody(raw);
-      const text = body.toString('utf8').trim();
+      const text = (body ?? (await readBody(raw))).toString('utf8').trim();
       if (text === '') return {} as T;
       try {
         return JSON.parse(text) as T;

@@ -12,6 +12,7 @@ import {
   type ApiResult,
   compareVersions,
   type Handler,
+  MAX_JSON_BODY,
   MIN_API_VERSION,
   makeRequest,
 } from './http.js';
@@ -123,7 +124,7 @@ async function dispatch(
   raw: IncomingMessage,
   res: ServerResponse,
   onError: ApiServerOptions['onError'] & {},
-  upgrade?: { socket: Duplex; head: Buffer },
+  upgrade?: { socket: Duplex; head: Buffer; body: Buffer },
 ): Promise<void> {
   for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
   const url = raw.url ?? '/';
@@ -165,8 +166,8 @@ async function dispatch(
       if (!res.writableFinished) ac.abort();
     };
     res.once('close', onClose);
-    req = makeRequest(raw, res, path, query, apiVersion, found.params, ac.signal);
-    if (upgrade) stateOf(req).upgrade = upgrade;
+    req = makeRequest(raw, res, path, query, apiVersion, found.params, ac.signal, upgrade?.body);
+    if (upgrade) stateOf(req).upgrade = { socket: upgrade.socket, head: upgrade.head };
     const result = await found.handler(req);
     sendResult(req, res, result, report);
   } catch (err) {
@@ -224,6 +225,43 @@ function listen(server: Server, target: string | { host: string; port: number })
   });
 }
 
+/**
+ * Reads `length` bytes (starting with `head`) off a socket; the surplus is returned as `rest`. It reads in
+ * paused mode ('readable'), so whatever the client sends next stays buffered for the handler's listeners.
+ */
+function readExactly(socket: Duplex, head: Buffer, length: number): Promise<{ body: Buffer; rest: Buffer }> {
+  if (head.length >= length) {
+    return Promise.resolve({ body: head.subarray(0, length), rest: head.subarray(length) });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks = [head];
+    let size = head.length;
+    const cleanup = () => {
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      socket.off('error', onEnd);
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (size < length && (chunk = socket.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      if (size < length) return;
+      cleanup();
+      const all = Buffer.concat(chunks, size);
+      resolve({ body: all.subarray(0, length), rest: all.subarray(length) });
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error('request body aborted by the client'));
+    };
+    socket.on('readable', onReadable);
+    socket.on('end', onEnd);
+    socket.on('error', onEnd);
+  });
+}
+
 function makeHttpServer(router: Router, onError: ApiServerOptions['onError'] & {}, upgraded: Set<Duplex>) {
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (raw, res) => {
     void dispatch(router, raw, res, onError);
@@ -252,7 +290,17 @@ function makeHttpServer(router: Router, onError: ApiServerOptions['onError'] & {
       res.detachSocket(socket);
       socket.end();
     });
-    void dispatch(router, raw, res, onError, { socket, head });
+    // The parser stops at the head of an Upgrade request: its body (exec start's JSON) is still on the
+    // socket, ahead of the client's stdin. Split it off by Content-Length.
+    const length = Number(raw.headers['content-length'] ?? 0);
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_JSON_BODY) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    readExactly(socket, head, length).then(
+      ({ body, rest }) => void dispatch(router, raw, res, onError, { socket, head: rest, body }),
+      () => socket.destroy(),
+    );
   });
   return server;
 }

@@ -37,71 +37,120 @@ const VERSION_BODY = {
 };
 
 function routes(): Router {
-  return new Router()
-    .get('/version', () => ({ json: VERSION_BODY }))
-    .get('/echo/:id', (req) => ({
-      json: {
-        id: req.params.id,
-        version: req.apiVersion,
-        path: req.path,
-        all: req.bool('all'),
-        size: req.bool('size', true),
-        limit: req.int('limit', 7),
-        filters: Object.fromEntries(req.filters()),
-        labels: req.jsonQuery('labels') ?? null,
-      },
-    }))
-    .get('/images/:name+/json', (req) => ({ json: { name: req.params.name } }))
-    .post('/body', async (req) => ({ status: 201, json: { got: await req.json() } }))
-    .post('/nothing', () => {})
-    .get('/text', () => ({ body: 'plain', headers: { 'X-Extra': '1' } }))
-    .get('/conflict', () => {
-      throw conflict('container abc is running');
-    })
-    .get('/missing', async () => {
-      throw notFound('No such container: zzz');
-    })
-    .get('/boom', () => {
-      throw new Error('kaboom');
-    })
-    .post('/progress', async (req) => {
-      const s = jsonStream(req);
-      s.write({ status: 'Pulling fs layer', id: 'abc' });
-      await new Promise((r) => setTimeout(r, 5));
-      if (req.bool('fail')) throw new Error('pull access denied');
-      s.write({ status: 'Done' });
-      s.end();
-    })
-    .get('/stream', () => {
-      return {
-        stream: Readable.from([Buffer.from('ab'), Buffer.from('cd')]),
-        headers: { 'Content-Type': 'application/x-tar' },
-      };
-    })
-    .post('/attach', async (req) => {
-      const tty = req.bool('tty');
-      const sock = await hijack(req, { multiplexed: !tty });
-      if (tty) {
-        sock.write('hello tty\n');
-        // echo stdin back until the client half-closes
-        sock.on('data', (b: Buffer) => sock.write(b));
-        sock.on('end', () => sock.end());
-        return;
-      }
-      const out = muxWriter(sock, 1);
-      const err = muxWriter(sock, 2);
-      out.write('to stdout\n');
-      err.write('to stderr\n', () => sock.end());
-    })
-    .get('/slow', async (req) => {
-      const s = jsonStream(req);
-      for (let i = 0; i < 200 && !s.closed; i++) {
-        s.write({ i });
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      s.end();
-    });
+  return (
+    new Router()
+      .get('/version', () => ({ json: VERSION_BODY }))
+      .get('/echo/:id', (req) => ({
+        json: {
+          id: req.params.id,
+          version: req.apiVersion,
+          path: req.path,
+          all: req.bool('all'),
+          size: req.bool('size', true),
+          limit: req.int('limit', 7),
+          filters: Object.fromEntries(req.filters()),
+          labels: req.jsonQuery('labels') ?? null,
+        },
+      }))
+      .get('/images/:name+/json', (req) => ({ json: { name: req.params.name } }))
+      .post('/body', async (req) => ({ status: 201, json: { got: await req.json() } }))
+      .post('/nothing', () => {})
+      .get('/text', () => ({ body: 'plain', headers: { 'X-Extra': '1' } }))
+      .get('/conflict', () => {
+        throw conflict('container abc is running');
+      })
+      .get('/missing', async () => {
+        throw notFound('No such container: zzz');
+      })
+      .get('/boom', () => {
+        throw new Error('kaboom');
+      })
+      .post('/progress', async (req) => {
+        const s = jsonStream(req);
+        s.write({ status: 'Pulling fs layer', id: 'abc' });
+        await new Promise((r) => setTimeout(r, 5));
+        if (req.bool('fail')) throw new Error('pull access denied');
+        s.write({ status: 'Done' });
+        s.end();
+      })
+      .get('/stream', () => {
+        return {
+          stream: Readable.from([Buffer.from('ab'), Buffer.from('cd')]),
+          headers: { 'Content-Type': 'application/x-tar' },
+        };
+      })
+      .post('/attach', async (req) => {
+        const tty = req.bool('tty');
+        const sock = await hijack(req, { multiplexed: !tty });
+        if (tty) {
+          sock.write('hello tty\n');
+          // echo stdin back until the client half-closes
+          sock.on('data', (b: Buffer) => sock.write(b));
+          sock.on('end', () => sock.end());
+          return;
+        }
+        const out = muxWriter(sock, 1);
+        const err = muxWriter(sock, 2);
+        out.write('to stdout\n');
+        err.write('to stderr\n', () => sock.end());
+      })
+      .get('/slow', async (req) => {
+        const s = jsonStream(req);
+        for (let i = 0; i < 200 && !s.closed; i++) {
+          s.write({ i });
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        s.end();
+      })
+      // just enough of a container and its exec instances for `docker exec`
+      .get('/containers/:id/json', (req) => {
+        if (req.params.id !== 'c1') throw notFound(`No such container: ${req.params.id}`);
+        return {
+          json: {
+            Id: 'c1'.padEnd(64, '0'),
+            Name: '/c1',
+            State: { Running: true, Status: 'running' },
+            Config: { Tty: false },
+          },
+        };
+      })
+      .post('/containers/:id/exec', async (req) => {
+        if (req.params.id !== 'c1') throw notFound(`No such container: ${req.params.id}`);
+        const body = await req.json<{ Cmd: string[]; Tty?: boolean }>();
+        execs.set('e1', { cmd: body.Cmd, tty: !!body.Tty, exit: 0 });
+        return { status: 201, json: { Id: 'e1' } };
+      })
+      .post('/exec/:id/start', async (req) => {
+        const e = execs.get(req.params.id!);
+        if (!e) throw notFound(`No such exec instance: ${req.params.id}`);
+        await req.json();
+        const sock = await hijack(req, { multiplexed: !e.tty });
+        const out = e.tty ? sock : muxWriter(sock, 1);
+        const err = e.tty ? sock : muxWriter(sock, 2);
+        if (e.cmd[0] === 'upper') {
+          // like `cat`, upper-cased: reads stdin until the client closes it
+          await new Promise<void>((resolve) => {
+            sock.on('data', (b: Buffer) => out.write(b.toString().toUpperCase()));
+            sock.on('end', resolve);
+          });
+        } else {
+          out.write(`${e.cmd.join(' ')}\n`);
+          await new Promise<void>((resolve) => err.write('to stderr\n', () => resolve()));
+          e.exit = 3;
+        }
+        sock.end();
+      })
+      .get('/exec/:id/json', (req) => {
+        const e = execs.get(req.params.id!);
+        if (!e) throw notFound(`No such exec instance: ${req.params.id}`);
+        return {
+          json: { ID: req.params.id, Running: false, ExitCode: e.exit, ProcessConfig: { tty: e.tty } },
+        };
+      })
+  );
 }
+
+const execs = new Map<string, { cmd: string[]; tty: boolean; exit: number }>();
 
 interface Res {
   status: number;
@@ -367,6 +416,31 @@ test('hijack with Upgrade: stdin reaches the handler (tty echo)', async () => {
   assert.equal(body, 'hello tty\ntyped input\n');
 });
 
+test('hijack with Upgrade: a body that arrives after the head is split from stdin', async () => {
+  await call('POST', '/containers/c1/exec', '{"Cmd":["upper"]}', { 'Content-Type': 'application/json' });
+  const body = '{"Detach":false,"Tty":false}';
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const s = connect(socketPath);
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
+    s.write(
+      `POST /v1.47/exec/e1/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    setTimeout(() => s.write(body.slice(0, 5)), 10);
+    setTimeout(() => {
+      s.write(`${body.slice(5)}stdin text`);
+      s.end();
+    }, 30);
+  });
+  const text = got.toString('latin1');
+  assert.match(text, /^HTTP\/1.1 101 UPGRADED\r\n/);
+  const payload = got.subarray(text.indexOf('\r\n\r\n') + 4);
+  assert.equal(payload[0], 1);
+  assert.equal(payload.subarray(8).toString(), 'STDIN TEXT');
+});
+
 test('hijack without Upgrade: 200 and the raw stream until close', async () => {
   const r = await call('POST', '/attach?tty=1');
   assert.equal(r.status, 200);
@@ -400,9 +474,13 @@ test('bad requests and disconnects never take the server down', async () => {
   assert.equal(r.status, 200);
 });
 
-function docker(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function docker(
+  bin: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       bin,
       args,
       { env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: dir.path } },
@@ -410,6 +488,7 @@ function docker(bin: string, args: string[]): Promise<{ code: number; stdout: st
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },
     );
+    child.stdin?.end(input ?? '');
   });
 }
 
@@ -431,5 +510,22 @@ for (const bin of ['/usr/local/bin/docker', '/usr/bin/docker']) {
     const full = await docker(bin, ['version']);
     assert.equal(full.code, 0, full.stderr);
     assert.match(full.stdout, /Server: berth/);
+  });
+}
+
+for (const bin of ['/usr/local/bin/docker', '/usr/bin/docker']) {
+  test(`the real docker CLI (${bin}) runs exec through a hijacked stream`, {
+    skip: !existsSync(bin),
+  }, async () => {
+    const r = await docker(bin, ['exec', 'c1', 'echo', 'hi']);
+    assert.equal(r.stdout, 'echo hi\n');
+    assert.equal(r.stderr, 'to stderr\n');
+    assert.equal(r.code, 3, 'the exit code comes from GET /exec/{id}/json');
+    const piped = await docker(bin, ['exec', '-i', 'c1', 'upper'], 'hello\nworld\n');
+    assert.equal(piped.stdout, 'HELLO\nWORLD\n');
+    assert.equal(piped.code, 0, piped.stderr);
+    const missing = await docker(bin, ['exec', 'nope', 'true']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /No such container: nope/);
   });
 }
