@@ -3,7 +3,7 @@
 // pattern also matches everything below a matching directory, `!` re-includes, the last matching
 // pattern wins. The walker streams the context one directory at a time.
 import type { Stats } from 'node:fs';
-import { lstat, opendir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { badRequest } from '../../util/index.js';
 
@@ -44,9 +44,12 @@ export function parseDockerignore(text: string): string[] {
   return out;
 }
 
-/** A compiled pattern: tests a whole cleaned path. */
+/** A compiled pattern. */
 export interface PathPattern {
+  /** Whether the pattern matches the whole cleaned path. */
   test(path: string): boolean;
+  /** Whether it matches the path or one of its parent directories (Docker's rule for excludes). */
+  testSelfOrParent(path: string): boolean;
 }
 
 type Tok =
@@ -105,7 +108,30 @@ export function compilePattern(pattern: string): PathPattern {
       i = end;
     } else toks.push({ k: 'char', c });
   }
-  return { test: (path: string) => runPattern(toks, path) };
+  if (toks.every((t) => t.k === 'char')) {
+    // No wildcard: plain string comparisons.
+    const lit = toks.map((t) => (t.k === 'char' ? t.c : '')).join('');
+    return {
+      test: (path) => path === lit,
+      testSelfOrParent: (path) => path === lit || path.startsWith(`${lit}/`),
+    };
+  }
+  // Every literal run of the pattern must occur in a matching path (or parent): a cheap pre-check.
+  const literals: string[] = [];
+  let run = '';
+  for (const t of toks) {
+    if (t.k === 'char') run += t.c;
+    else {
+      if (run) literals.push(run);
+      run = '';
+    }
+  }
+  if (run) literals.push(run);
+  const possible = (path: string) => literals.every((l) => path.includes(l));
+  return {
+    test: (path) => possible(path) && runPattern(toks, path, false),
+    testSelfOrParent: (path) => possible(path) && runPattern(toks, path, true),
+  };
 }
 
 function classHas(t: Extract<Tok, { k: 'class' }>, c: string): boolean {
@@ -113,7 +139,8 @@ function classHas(t: Extract<Tok, { k: 'class' }>, c: string): boolean {
   return hit !== t.negate;
 }
 
-function runPattern(toks: readonly Tok[], path: string): boolean {
+/** Runs the automaton over `path`; with `orParent`, a match of any prefix ending before a '/' counts. */
+function runPattern(toks: readonly Tok[], path: string, orParent: boolean): boolean {
   const m = toks.length;
   // State i: the first i tokens matched. inner[i]: inside the `.*` of a `dirs` token at i.
   let cur = new Uint8Array(m + 1);
@@ -126,9 +153,12 @@ function runPattern(toks: readonly Tok[], path: string): boolean {
   };
   cur[0] = 1;
   close(cur);
+  let next = new Uint8Array(m + 1);
+  let nextInner = new Uint8Array(m + 1);
   for (const c of path) {
-    const next = new Uint8Array(m + 1);
-    const nextInner = new Uint8Array(m + 1);
+    if (orParent && c === '/' && cur[m]) return true;
+    next.fill(0);
+    nextInner.fill(0);
     let alive = false;
     for (let i = 0; i < m; i++) {
       const t = toks[i]!;
@@ -151,8 +181,8 @@ function runPattern(toks: readonly Tok[], path: string): boolean {
     }
     if (!alive) return false;
     close(next);
-    cur = next;
-    inner = nextInner;
+    [cur, next] = [next, cur];
+    [inner, nextInner] = [nextInner, inner];
   }
   return cur[m] === 1;
 }
@@ -180,19 +210,14 @@ export class IgnoreMatcher {
 
   /** Whether a context-relative path (`a/b.txt`) is excluded from the context. */
   matches(path: string): boolean {
+    if (this.rules.length === 0) return false;
     const file = cleanPattern(path);
-    const parent = posix.dirname(file);
-    const parents: string[] = [];
-    if (parent === '.') parents.push('.');
-    else {
-      const parts = parent.split('/');
-      for (let i = 1; i <= parts.length; i++) parents.push(parts.slice(0, i).join('/'));
-    }
     let matched = false;
     for (const rule of this.rules) {
       // Only a rule that could flip the current answer needs testing.
       if (rule.exclusion !== matched) continue;
-      if (rule.matcher.test(file) || parents.some((p) => rule.matcher.test(p))) matched = !rule.exclusion;
+      // The pattern may match the path itself or any of its parent directories.
+      if (rule.matcher.testSelfOrParent(file)) matched = !rule.exclusion;
     }
     return matched;
   }
@@ -223,40 +248,75 @@ export interface ContextEntry {
   stats: Stats;
 }
 
+/** How many lstat calls run at once while listing one directory. */
+const STAT_CONCURRENCY = 64;
+
+async function statAll(dir: string, names: string[]): Promise<Stats[]> {
+  const out: Stats[] = new Array(names.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const i = next++;
+      out[i] = await lstat(join(dir, names[i]!));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, names.length) }, worker));
+  return out;
+}
+
+interface DirFrame {
+  rel: string;
+  abs: string;
+  names: string[];
+  stats: Stats[];
+  index: number;
+  /** Set when this directory is excluded and is only walked for exceptions: emitted lazily. */
+  pending?: ContextEntry;
+}
+
 /**
  * Streams the context's entries (directories before their content, names sorted) skipping
  * excluded ones. An excluded directory is still walked when an exception could match inside it;
- * it is then emitted just before its first included descendant.
+ * it is then emitted just before its first included descendant. Memory is bounded by the depth
+ * times the size of one directory listing.
  */
 export async function* walkContext(root: string, matcher?: IgnoreMatcher): AsyncGenerator<ContextEntry> {
   const m = matcher ?? new IgnoreMatcher([]);
-  // Excluded directories walked for exceptions, waiting to be emitted if something inside is kept.
-  const pending: ContextEntry[] = [];
-  async function* walk(rel: string): AsyncGenerator<ContextEntry> {
-    const abs = rel === '' ? root : join(root, rel);
-    const names: string[] = [];
-    const dir = await opendir(abs);
-    for await (const d of dir) names.push(d.name);
+  const open = async (rel: string, abs: string, pending?: ContextEntry): Promise<DirFrame> => {
+    // One directory listing at a time is the memory bound.
+    const names = await readdir(abs);
     names.sort();
-    for (const name of names) {
-      const path = rel === '' ? name : `${rel}/${name}`;
-      const absolutePath = join(abs, name);
-      const stats = await lstat(absolutePath);
-      const entry: ContextEntry = { path, absolutePath, stats };
-      if (m.matches(path)) {
-        if (stats.isDirectory() && m.mayIncludeBelow(path)) {
-          pending.push(entry);
-          yield* walk(path);
-          if (pending[pending.length - 1] === entry) pending.pop();
-        }
-        continue;
-      }
-      while (pending.length > 0) yield pending.shift()!;
-      yield entry;
-      if (stats.isDirectory()) yield* walk(path);
+    const frame: DirFrame = { rel, abs, names, stats: await statAll(abs, names), index: 0 };
+    if (pending) frame.pending = pending;
+    return frame;
+  };
+  const stack: DirFrame[] = [await open('', root)];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.index >= top.names.length) {
+      stack.pop();
+      continue;
     }
+    const i = top.index++;
+    const name = top.names[i]!;
+    const stats = top.stats[i]!;
+    const path = top.rel === '' ? name : `${top.rel}/${name}`;
+    const entry: ContextEntry = { path, absolutePath: join(top.abs, name), stats };
+    if (m.matches(path)) {
+      if (stats.isDirectory() && m.mayIncludeBelow(path))
+        stack.push(await open(path, entry.absolutePath, entry));
+      continue;
+    }
+    // Something inside excluded directories is kept: emit those directories first, outermost first.
+    for (const f of stack) {
+      if (f.pending) {
+        yield f.pending;
+        delete f.pending;
+      }
+    }
+    yield entry;
+    if (stats.isDirectory()) stack.push(await open(path, entry.absolutePath));
   }
-  yield* walk('');
 }
 
 /**
