@@ -1,0 +1,314 @@
+// Real containers: runc under conmon, on a busybox rootfs, as root.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import {
+  type ContainerConfig,
+  cgroupPids,
+  containerPaths,
+  generateSpec,
+  type HostConfig,
+  OciRuntime,
+  RuntimeError,
+  readLogs,
+  readStats,
+  recover,
+  top,
+  waitExit,
+} from '../../../src/runtime/index.js';
+import { randomId } from '../../../src/util/index.js';
+import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+
+const skip =
+  !isRoot() || !haveCommand('runc') || !haveCommand('conmon') ? 'needs root, runc and conmon' : false;
+const STATE_ROOT = '/run/berth-test-runtime';
+const rt = skip ? undefined : new OciRuntime({ stateRoot: STATE_ROOT });
+const created: { id: string; cleanup: () => void }[] = [];
+
+after(async () => {
+  for (const c of created) {
+    await rt?.delete(c.id, { force: true }).catch(() => {});
+    c.cleanup();
+  }
+});
+
+interface Ctr {
+  id: string;
+  dir: string;
+  rootfs: string;
+}
+
+/** A fresh busybox container directory and id; removed (and the container force-deleted) after the tests. */
+function newContainer(): Ctr {
+  const tmp = tempDir('berth-rt-int-');
+  const id = `berthrt-${randomId().slice(0, 12)}`;
+  created.push({ id, cleanup: tmp.cleanup });
+  const rootfs = containerPaths(tmp.path).rootfs;
+  mkdirSync(rootfs);
+  makeBusyboxRootfs(rootfs);
+  return { id, dir: tmp.path, rootfs };
+}
+
+async function createCtr(
+  c: Ctr,
+  config: ContainerConfig,
+  hostConfig: HostConfig = {},
+  opts: { openStdin?: boolean; stdinOnce?: boolean } = {},
+): Promise<void> {
+  const spec = generateSpec({ id: c.id, rootfs: c.rootfs, config, hostConfig });
+  await rt!.create({ id: c.id, dir: c.dir, spec, tty: config.Tty, ...opts });
+}
+
+async function runToExit(
+  config: ContainerConfig,
+  hostConfig: HostConfig = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const c = newContainer();
+  await createCtr(c, config, hostConfig);
+  await rt!.start(c.id);
+  const exit = await waitExit(c.id, c.dir);
+  let out = '';
+  let err = '';
+  for await (const e of readLogs(containerPaths(c.dir).log)) {
+    if (e.stream === 'stdout') out += e.line;
+    else err += e.line;
+  }
+  await rt!.delete(c.id);
+  return { code: exit.exitCode, out, err };
+}
+
+function readUntil(stream: Readable, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      if (pattern.test(text)) {
+        stream.off('data', onData);
+        resolve(text);
+      }
+    };
+    stream.on('data', onData);
+    stream.once('end', () =>
+      pattern.test(text)
+        ? resolve(text)
+        : reject(new Error(`stream ended before ${pattern}: ${JSON.stringify(text)}`)),
+    );
+  });
+}
+
+test('echo hi: log and exit code 0; exit 3', { skip }, async () => {
+  const hi = await runToExit({ Cmd: ['echo', 'hi'] });
+  assert.deepEqual(hi, { code: 0, out: 'hi\n', err: '' });
+  const three = await runToExit({ Cmd: ['sh', '-c', 'echo to-err >&2; exit 3'] });
+  assert.equal(three.code, 3);
+  assert.equal(three.err, 'to-err\n');
+});
+
+test('missing command → 127, non-executable → 126 (RuntimeError, status 400)', { skip }, async () => {
+  const c = newContainer();
+  await assert.rejects(createCtr(c, { Cmd: ['nosuchcmd'] }), (e) => {
+    assert.ok(e instanceof RuntimeError);
+    assert.equal(e.exitCode, 127);
+    assert.equal(e.status, 400);
+    assert.match(e.message, /exec: "nosuchcmd": executable file not found in \$PATH/);
+    return true;
+  });
+  assert.equal(await rt!.state(c.id), undefined);
+  writeFileSync(join(c.rootfs, 'notexec'), 'hello');
+  chmodSync(join(c.rootfs, 'notexec'), 0o644);
+  await assert.rejects(
+    createCtr(c, { Cmd: ['/notexec'] }),
+    (e) => e instanceof RuntimeError && e.exitCode === 126 && /permission denied/.test(e.message),
+  );
+});
+
+test('user, env and working directory', { skip }, async () => {
+  const r = await runToExit({
+    Cmd: ['sh', '-c', 'id -u; id -g; echo $GREETING; pwd; echo $HOME'],
+    User: 'nobody',
+    Env: ['GREETING=hey'],
+    WorkingDir: '/made/here',
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '65534\n65534\nhey\n/made/here\n/nonexistent\n');
+  const ids = await runToExit({ Cmd: ['id'], User: '1234:5678' });
+  assert.match(ids.out, /uid=1234 gid=5678/);
+});
+
+test('read-only rootfs and tmpfs', { skip }, async () => {
+  const r = await runToExit(
+    { Cmd: ['sh', '-c', 'touch /x; echo $?; touch /run/ok && echo tmpfs-ok'] },
+    { ReadonlyRootfs: true, Tmpfs: { '/run': '' } },
+  );
+  assert.match(r.err, /Read-only file system/);
+  assert.equal(r.out, '1\ntmpfs-ok\n');
+});
+
+test('capabilities, seccomp and no-new-privileges', { skip }, async () => {
+  const def = await runToExit({
+    Cmd: ['sh', '-c', 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status'],
+  });
+  assert.match(def.out, /CapEff:\s+00000000a80425fb/);
+  assert.match(def.out, /Seccomp:\s+2/);
+  assert.match(def.out, /NoNewPrivs:\s+0/);
+  const dropped = await runToExit(
+    { Cmd: ['sh', '-c', 'grep -E "^(CapEff|NoNewPrivs):" /proc/self/status'] },
+    { CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'], SecurityOpt: ['no-new-privileges'] },
+  );
+  assert.match(dropped.out, /CapEff:\s+0000000000001000/);
+  assert.match(dropped.out, /NoNewPrivs:\s+1/);
+  // seccomp blocks unshare without CAP_SYS_ADMIN
+  const blocked = await runToExit({ Cmd: ['unshare', '-m', 'true'] });
+  assert.notEqual(blocked.code, 0);
+});
+
+test('memory, pids and cpu limits are visible in the container cgroup', { skip }, async () => {
+  const r = await runToExit(
+    {
+      Cmd: [
+        'sh',
+        '-c',
+        'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max',
+      ],
+    },
+    { Memory: 64 * 1024 * 1024, PidsLimit: 42, NanoCpus: 5e8 },
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^67108864\n42\n(50000\n)?$/);
+});
+
+test('kill: SIGKILL → 137; SIGTERM through --init → 143', { skip }, async () => {
+  const c = newContainer();
+  await createCtr(c, { Cmd: ['sleep', '100'] });
+  await rt!.start(c.id);
+  await rt!.kill(c.id, 'KILL');
+  assert.equal((await waitExit(c.id, c.dir)).exitCode, 137);
+  const d = newContainer();
+  await createCtr(d, { Cmd: ['sleep', '100'] }, { Init: true });
+  await rt!.start(d.id);
+  await rt!.kill(d.id, 'SIGTERM');
+  assert.equal((await waitExit(d.id, d.dir)).exitCode, 143);
+  await assert.rejects(rt!.kill(d.id, 'NOTASIGNAL'), /invalid signal/);
+});
+
+test('TTY: attach, echo, resize, exit code', { skip }, async () => {
+  const c = newContainer();
+  await createCtr(c, { Cmd: ['sh'], Tty: true, OpenStdin: true }, {}, { openStdin: true });
+  const io = await rt!.attach(c.dir, { tty: true });
+  await rt!.start(c.id);
+  await rt!.resize(c.dir, { height: 33, width: 101 });
+  io.stdin.write('echo hel""lo; stty size\n');
+  const text = await readUntil(io.stdout, /33 101/);
+  assert.match(text, /hello/);
+  io.stdin.write('exit 7\n');
+  assert.equal((await waitExit(c.id, c.dir)).exitCode, 7);
+  await assert.rejects(rt!.resize(c.dir, { height: 0, width: 10 }), /invalid terminal size/);
+  io.close();
+});
+
+test('stdin via attach: cat echoes what we send, then exits on EOF', { skip }, async () => {
+  const c = newContainer();
+  await createCtr(c, { Cmd: ['cat'], OpenStdin: true }, {}, { openStdin: true, stdinOnce: true });
+  const io = await rt!.attach(c.dir);
+  await rt!.start(c.id);
+  const got = readUntil(io.stdout, /line one\nline two\n/);
+  io.stdin.write('line one\n');
+  io.stdin.end('line two\n');
+  assert.equal(await got, 'line one\nline two\n');
+  assert.equal((await waitExit(c.id, c.dir)).exitCode, 0);
+});
+
+test('exec: streams, exit code, tty, missing command, pause/resume, stats and top', { skip }, async () => {
+  const c = newContainer();
+  await createCtr(c, { Cmd: ['sleep', '100'] }, { Memory: 64 * 1024 * 1024 });
+  await rt!.start(c.id);
+  const spec = JSON.parse(readFileSync(containerPaths(c.dir).config, 'utf8'));
+  const ex = await rt!.exec(c.id, c.dir, {
+    ...spec.process,
+    args: ['sh', '-c', 'echo out; echo err >&2; exit 4'],
+  });
+  let out = '';
+  let err = '';
+  ex.stdout!.on('data', (d) => (out += d));
+  ex.stderr!.on('data', (d) => (err += d));
+  assert.equal(await ex.wait(), 4);
+  assert.deepEqual([out, err], ['out\n', 'err\n']);
+
+  const tty = await rt!.exec(c.id, c.dir, { ...spec.process, args: ['tty'] }, { tty: true });
+  let ttyOut = '';
+  tty.stdout!.on('data', (d) => (ttyOut += d));
+  assert.equal(await tty.wait(), 0);
+  assert.match(ttyOut, /\/dev\/pts\/\d+/);
+
+  const input = await rt!.exec(c.id, c.dir, { ...spec.process, args: ['cat'] }, { stdin: true });
+  const echoed = readUntil(input.stdout!, /ping\n/);
+  input.stdin!.end('ping\n');
+  assert.equal(await echoed, 'ping\n');
+  assert.equal(await input.wait(), 0);
+
+  await assert.rejects(
+    rt!.exec(c.id, c.dir, { ...spec.process, args: ['nosuch'] }),
+    (e) => e instanceof RuntimeError && e.exitCode === 127,
+  );
+
+  const stats = readStats({
+    cgroupsPath: spec.linux.cgroupsPath,
+    pid: (await rt!.state(c.id))!.pid,
+    id: c.id,
+    name: 'x',
+  });
+  assert.equal(stats.memory_stats.limit, 64 * 1024 * 1024);
+  assert.ok((stats.pids_stats.current ?? 0) >= 1);
+  assert.ok(stats.cpu_stats.cpu_usage.total_usage > 0);
+  assert.equal(stats.name, '/x');
+  const pids = cgroupPids(spec.linux.cgroupsPath);
+  const t = await top(pids);
+  assert.ok(t.Titles.includes('PID'));
+  assert.ok(t.Processes.some((p) => p.at(-1)?.includes('sleep 100')));
+  await assert.rejects(top(pids, '-o pid;rm'), /invalid ps arguments/);
+
+  await rt!.pause(c.id);
+  assert.equal((await rt!.state(c.id))?.status, 'paused');
+  await assert.rejects(rt!.pause(c.id), (e: { status?: number }) => e.status === 409);
+  await rt!.resume(c.id);
+  assert.equal((await rt!.state(c.id))?.status, 'running');
+  await rt!.delete(c.id, { force: true });
+  assert.equal(await rt!.state(c.id), undefined);
+});
+
+test('the container outlives the process that started it and is re-adopted', { skip }, async () => {
+  const c = newContainer();
+  const script = join(c.dir, 'starter.mts');
+  const index = new URL('../../../src/runtime/index.ts', import.meta.url).pathname;
+  writeFileSync(
+    script,
+    `import { generateSpec, OciRuntime } from ${JSON.stringify(index)};
+const rt = new OciRuntime({ stateRoot: ${JSON.stringify(STATE_ROOT)} });
+const spec = generateSpec({ id: ${JSON.stringify(c.id)}, rootfs: ${JSON.stringify(c.rootfs)}, config: { Cmd: ['sh', '-c', 'read x < /dev/null; sleep 1; echo done; exit 5'] } });
+await rt.create({ id: ${JSON.stringify(c.id)}, dir: ${JSON.stringify(c.dir)}, spec });
+await rt.start(${JSON.stringify(c.id)});
+console.log('started');
+setInterval(() => {}, 1000);
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await readUntil(child.stdout!, /started/);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const state = await recover(rt!, c.id, c.dir);
+  assert.equal(state.status, 'running');
+  assert.equal(state.monitored, true);
+  const exit = await waitExit(c.id, c.dir);
+  assert.equal(exit.exitCode, 5);
+  const after = await recover(rt!, c.id, c.dir);
+  assert.equal(after.status, 'stopped');
+  assert.equal(after.exit?.exitCode, 5);
+  const lines: string[] = [];
+  for await (const e of readLogs(containerPaths(c.dir).log)) lines.push(e.line);
+  assert.deepEqual(lines, ['done\n']);
+});
