@@ -172,6 +172,10 @@ export function walkStage(
   const lookup = (n: string) => (env.has(n) ? env.get(n) : args.get(n));
   const opts: ExpandOptions = { escapeChar: options.escapeChar ?? '\\' };
   const steps: ScopedInstruction[] = [];
+  // Assignments in order, replayed on demand: snapshotting the scope at every step is quadratic.
+  const log: [kind: 'arg' | 'env', name: string, value: string][] = [];
+  for (const [k, v] of args) log.push(['arg', k, v]);
+  for (const [k, v] of env) log.push(['env', k, v]);
   for (const instr of stage.instructions) {
     let result: ExpandedInstruction;
     try {
@@ -184,7 +188,7 @@ export function walkStage(
     const { instruction: expanded } = result;
     // A declared ARG without a value expands to '' but is not undefined.
     const unset = result.unset.filter((n) => !declared.has(n));
-    steps.push({ instruction: instr, expanded, unset, env: new Map([...args, ...env]) });
+    steps.push(scopedStep(instr, expanded, unset, log, log.length));
     if (expanded.kind === 'ARG') {
       for (const a of expanded.args) {
         declared.add(a.name);
@@ -193,13 +197,46 @@ export function walkStage(
           : a.default !== undefined
             ? a.default
             : options.metaArgs.get(a.name);
-        if (v !== undefined) args.set(a.name, v);
+        if (v !== undefined) {
+          args.set(a.name, v);
+          log.push(['arg', a.name, v]);
+        }
       }
     } else if (expanded.kind === 'ENV') {
-      for (const kv of expanded.vars) env.set(kv.key, kv.value);
+      for (const kv of expanded.vars) {
+        env.set(kv.key, kv.value);
+        log.push(['env', kv.key, kv.value]);
+      }
     }
   }
   return { steps, env, args };
+}
+
+function scopedStep(
+  instruction: Instruction,
+  expanded: Instruction,
+  unset: string[],
+  log: readonly [kind: 'arg' | 'env', name: string, value: string][],
+  upTo: number,
+): ScopedInstruction {
+  let env: Map<string, string> | undefined;
+  return {
+    instruction,
+    expanded,
+    unset,
+    get env(): ReadonlyMap<string, string> {
+      if (!env) {
+        const args = new Map<string, string>();
+        const envs = new Map<string, string>();
+        for (let i = 0; i < upTo; i++) {
+          const [kind, name, value] = log[i]!;
+          (kind === 'arg' ? args : envs).set(name, value);
+        }
+        env = new Map([...args, ...envs]);
+      }
+      return env;
+    },
+  };
 }
 
 /** Docker's predefined ARGs, usable without an ARG instruction. */
