@@ -1,11 +1,13 @@
 // Real-root tests of NetworkService: bridges, veths, NAT, isolation, published ports and DNS,
 // using namespaces made with `ip netns add` and busybox inside them.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NetworkService, parsePortSpecs } from '../../../src/network/index.js';
 import { isRoot } from '../../helpers/index.js';
 import { cid, execAsync, type Fixture, freePort, hostMainIp, makeFixture, waitFor } from './harness.js';
 
@@ -357,7 +359,6 @@ test('none mode sandbox has only loopback; recovery keeps live endpoints and rel
 
     // A daemon restart: a fresh service over the same data root, with `isAlive` for the live one.
     await f.svc.close();
-    const { NetworkService } = await import('../../../src/network/index.js');
     const svc2 = new NetworkService(f.options);
     await svc2.init({ isAlive: (id) => id === live || id === noneId });
     const info = svc2.inspect(net);
@@ -371,5 +372,189 @@ test('none mode sandbox has only loopback; recovery keeps live endpoints and rel
     await svc2.close();
     // The original fixture's service cleans up (same prefix, same data root).
     await f.svc.init();
+  });
+});
+
+test('a container on two networks gets eth0 and eth1, resolves names on both, keeps a route out', {
+  skip,
+}, async () => {
+  await withFixture(async (f) => {
+    const n1 = `${f.tag}-front`;
+    const n2 = `${f.tag}-back`;
+    await f.svc.create({ Name: n1 });
+    await f.svc.create({ Name: n2 });
+    const app = cid();
+    const db = cid();
+    const appNs = f.netns('app');
+    const e1 = await f.svc.connect(n1, { containerId: app, containerName: 'app', netnsPath: appNs });
+    const e2 = await f.svc.connect(n2, {
+      containerId: app,
+      containerName: 'app',
+      netnsPath: appNs,
+      aliases: ['api'],
+    });
+    const d = await f.svc.connect(n2, { containerId: db, containerName: 'db', netnsPath: f.netns('db') });
+    assert.deepEqual(Object.keys(f.svc.endpointsOf(app)).sort(), [n2, n1].sort());
+    const addrs = (await f.exec('app', ['ip', '-o', '-4', 'addr'])).out;
+    assert.ok(addrs.includes(`eth0    inet ${e1.IPAddress}/24`), addrs);
+    assert.ok(addrs.includes(`eth1    inet ${e2.IPAddress}/24`), addrs);
+    f.setResolvConf('app', f.svc.resolvConfFor([e1, e2]));
+    f.setResolvConf('db', f.svc.resolvConfFor([d]));
+    // app asks n1's DNS for db, which only n2 knows: answered because app is on n2 as well.
+    const r = await f.exec('app', ['busybox', 'nslookup', 'db']);
+    assert.ok(r.out.includes(d.IPAddress), r.out);
+    // db resolves app's alias on n2 to app's n2 address, not its n1 one.
+    const r2 = await f.exec('db', ['busybox', 'nslookup', 'api']);
+    assert.ok(r2.out.includes(e2.IPAddress) && !r2.out.includes(e1.IPAddress), r2.out);
+    // A name on no shared network is not ours: forwarded upstream, which does not know it.
+    assert.notEqual((await f.exec('db', ['busybox', 'nslookup', `nosuch-${f.tag}.invalid`])).code, 0);
+
+    assert.match(
+      (await f.exec('app', ['ip', 'route'])).out,
+      new RegExp(`default via ${e1.Gateway} dev eth0`),
+    );
+    await f.svc.disconnect(n1, app);
+    assert.match(
+      (await f.exec('app', ['ip', 'route'])).out,
+      new RegExp(`default via ${e2.Gateway} dev eth1`),
+    );
+  });
+});
+
+test('ranges, -P, UDP and a 127.0.0.1-only binding are published as asked', { skip }, async () => {
+  await withFixture(async (f) => {
+    const net = `${f.tag}-ports`;
+    await f.svc.create({ Name: net });
+    const base = freePort();
+    const { portBindings, exposedPorts } = parsePortSpecs([
+      `${base}-${base + 1}:80-81`,
+      `127.0.0.1:${base + 2}:82`,
+      `${base + 3}:9999/udp`,
+    ]);
+    const id = cid();
+    await f.svc.connect(net, {
+      containerId: id,
+      containerName: 'multi',
+      netnsPath: f.netns('multi'),
+      portBindings,
+      exposedPorts: { ...exposedPorts, '8443/tcp': {} },
+      publishAll: true,
+    });
+    const ports = f.svc.portsOf(id, exposedPorts);
+    assert.deepEqual(ports['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: String(base) }]);
+    assert.deepEqual(ports['81/tcp'], [{ HostIp: '0.0.0.0', HostPort: String(base + 1) }]);
+    assert.deepEqual(ports['82/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(base + 2) }]);
+    assert.deepEqual(ports['9999/udp'], [{ HostIp: '0.0.0.0', HostPort: String(base + 3) }]);
+    assert.ok(Number(ports['8443/tcp']?.[0]?.HostPort) > 0, '-P gave the exposed port an ephemeral one');
+
+    startHttpd(f, 'multi', 'multi');
+    // httpd listens on 80 only: base maps to it; 82 is not served but its rule must be loopback-only.
+    await waitFor(
+      async () => (await wget(f, null, `http://127.0.0.1:${base}/`)).out.includes('multi'),
+      'range',
+    );
+    const nat = execFileSync('iptables-save', ['-t', 'nat']).toString();
+    assert.match(nat, new RegExp(`-d 127\\.0\\.0\\.1/32 -p tcp -m tcp --dport ${base + 2} -j DNAT`));
+
+    // UDP: a datagram sent to the host port arrives in the container (busybox nc has no -u: node listens).
+    const got = join(f.dir, 'udp.out');
+    const listener = `require('dgram').createSocket('udp4').on('message', (m) => require('fs').writeFileSync(${JSON.stringify(got)}, m)).bind(9999)`;
+    f.spawnIn('multi', [process.execPath, '-e', listener]);
+    const sender = createSocket('udp4');
+    try {
+      await waitFor(async () => {
+        sender.send('hello-udp', base + 3, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 100));
+        return existsSync(got) && readFileSync(got, 'utf8') === 'hello-udp';
+      }, 'UDP datagram through the published port');
+    } finally {
+      sender.close();
+    }
+  });
+});
+
+test('sandboxFor: host, none, container: and network modes; stray links are removed at start', {
+  skip,
+}, async () => {
+  await withFixture(async (f) => {
+    const a = cid();
+    assert.deepEqual(await f.svc.sandboxFor('host', a), { mode: 'host', netnsPath: null });
+    const none = await f.svc.sandboxFor('none', a);
+    assert.equal(none.mode, 'none');
+    assert.equal(none.netnsPath, f.svc.sandboxPath(a));
+    const joined = await f.svc.sandboxFor(`container:${a.slice(0, 12)}`, cid(), (ref) =>
+      a.startsWith(ref) ? a : undefined,
+    );
+    assert.deepEqual(joined, { mode: 'container', netnsPath: f.svc.sandboxPath(a) });
+    await assert.rejects(
+      f.svc.sandboxFor('container:nope', cid(), () => undefined),
+      { status: 404 },
+    );
+    await assert.rejects(f.svc.sandboxFor(`${f.tag}-missing`, cid()), { status: 404 });
+    const b = cid();
+    const viaDefault = await f.svc.sandboxFor('default', b);
+    assert.deepEqual(viaDefault, { mode: 'network', netnsPath: f.svc.sandboxPath(b), network: 'bridge' });
+    const ep = await f.svc.connect('bridge', {
+      containerId: b,
+      containerName: 'b',
+      netnsPath: viaDefault.netnsPath!,
+    });
+    assert.equal(ep.DNSNames, null, 'no embedded DNS on the default bridge');
+    assert.equal(ep.Gateway, f.svc.hostGateway());
+    assert.ok(!f.svc.resolvConfFor([ep]).includes(ep.Gateway), 'default bridge uses the host resolvers');
+    await f.svc.disconnectAll(b);
+    await f.svc.destroySandbox(b);
+    assert.ok(!existsSync(viaDefault.netnsPath!));
+
+    // A veth carrying our mark but in no record (a crash mid-connect) is removed by init.
+    const stray = `${f.tag}v`;
+    execFileSync('ip', ['link', 'add', stray, 'type', 'veth', 'peer', 'name', `${f.tag}p`]);
+    execFileSync('ip', ['link', 'set', 'dev', stray, 'alias', `${f.tag.toUpperCase()}:ep:000000000000`]);
+    await f.svc.init();
+    assert.equal(spawnSync('ip', ['link', 'show', stray]).status, 1, 'stray veth removed');
+  });
+});
+
+test('after a restart, DNS answers again and the published port still serves', { skip }, async () => {
+  await withFixture(async (f) => {
+    const net = `${f.tag}-again`;
+    await f.svc.create({ Name: net });
+    const web = cid();
+    const cli = cid();
+    const port = freePort();
+    const w = await f.svc.connect(net, {
+      containerId: web,
+      containerName: 'web',
+      netnsPath: f.netns('web'),
+      portBindings: { '80/tcp': [{ HostIp: '', HostPort: String(port) }] },
+    });
+    const c = await f.svc.connect(net, { containerId: cli, containerName: 'cli', netnsPath: f.netns('cli') });
+    f.setResolvConf('cli', f.svc.resolvConfFor([c]));
+    startHttpd(f, 'web', 'still here');
+    await f.svc.close();
+    // Simulate a crash that also lost the rules: flush our chains.
+    execFileSync('iptables', ['-t', 'nat', '-F', f.tag.toUpperCase()]);
+    const svc2 = new NetworkService(f.options);
+    await svc2.init({ isAlive: () => true });
+    try {
+      const r = await f.exec('cli', ['busybox', 'nslookup', 'web']);
+      assert.ok(r.out.includes(w.IPAddress), r.out);
+      await waitFor(
+        async () => (await wget(f, null, `http://127.0.0.1:${port}/`)).out.includes('still here'),
+        'port',
+      );
+      // The held port still refuses another user.
+      await assert.rejects(
+        svc2.connect(net, {
+          containerId: cid(),
+          containerName: 'x',
+          netnsPath: f.netns('x'),
+          portBindings: { '80/tcp': [{ HostIp: '', HostPort: String(port) }] },
+        }),
+        { status: 409 },
+      );
+    } finally {
+      await svc2.close();
+    }
   });
 });
