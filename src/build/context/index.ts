@@ -1,7 +1,7 @@
 export {
   type ContextEntry,
-  cleanPattern,
-  compilePattern,
+  cleanPattern as cleanIgnorePattern,
+  compilePattern as compileIgnorePattern,
   IgnoreMatcher,
   type IgnoreRule,
   type PathPattern,

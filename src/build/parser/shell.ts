@@ -1,6 +1,7 @@
 // Word processing the way BuildKit's Dockerfile shell lexer does it: quotes, escapes and
 // `$var` / `${var…}` substitution with the POSIX modifiers BuildKit supports. No command
 // substitution, no arithmetic: a Dockerfile word is not a shell script.
+import { BerthError } from '../../util/index.js';
 
 /** Where variable values come from: a map, a plain record, or a lookup function. */
 export type EnvSource =
@@ -26,9 +27,10 @@ export interface ExpandResult {
   unset: string[];
 }
 
-export class ShellExpansionError extends Error {
+/** A malformed word (400); callers add file and line. */
+export class ShellExpansionError extends BerthError {
   constructor(message: string) {
-    super(message);
+    super(400, message);
     this.name = 'ShellExpansionError';
   }
 }

@@ -3,7 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  cleanPattern,
+  cleanIgnorePattern,
   IgnoreMatcher,
   parseDockerignore,
   readDockerignore,
@@ -23,9 +23,9 @@ test('parseDockerignore: comments, blanks, cleaning, exceptions', () => {
     'a/c',
     '#not-a-comment',
   ]);
-  assert.equal(cleanPattern('/'), '/');
-  assert.equal(cleanPattern('./'), '.');
-  assert.equal(cleanPattern('a/./b/'), 'a/b');
+  assert.equal(cleanIgnorePattern('/'), '/');
+  assert.equal(cleanIgnorePattern('./'), '.');
+  assert.equal(cleanIgnorePattern('a/./b/'), 'a/b');
 });
 
 // [patterns, path, excluded?] — Docker's patternmatcher semantics.
