@@ -131,63 +131,78 @@ export function readBody(raw: IncomingMessage, limit = MAX_JSON_BODY): Promise<B
   });
 }
 
-/** Builds the request object for one HTTP request. */
-export function makeRequest(
-  raw: IncomingMessage,
-  res: ServerResponse,
-  path: string,
-  query: URLSearchParams,
-  apiVersion: string,
-  params: Record<string, string>,
-  signal: AbortSignal,
-  /** The body when it was read off the socket already (Upgrade requests). */
-  body?: Buffer,
-): ApiRequest {
-  let filtersCache: Map<string, string[]> | undefined;
-  return {
-    method: raw.method ?? 'GET',
-    path,
-    params,
-    query,
-    headers: raw.headers,
-    apiVersion,
-    raw,
-    res,
-    signal,
-    async json<T>(): Promise<T> {
-      const text = (body ?? (await readBody(raw))).toString('utf8').trim();
-      if (text === '') return {} as T;
-      try {
-        return JSON.parse(text) as T;
-      } catch (err) {
-        throw badRequest(`invalid JSON: ${(err as Error).message}`);
-      }
-    },
-    bool(name: string, fallback = false): boolean {
-      return parseBool(query.get(name), fallback);
-    },
-    int(name: string, fallback?: number): number | undefined {
-      const v = query.get(name);
-      if (v === null || v.trim() === '') return fallback;
-      if (!/^\s*[-+]?\d+\s*$/.test(v)) {
-        throw badRequest(`invalid value for ${name}: "${v}" is not an integer`);
-      }
-      const n = Number.parseInt(v, 10);
-      if (!Number.isSafeInteger(n)) throw badRequest(`invalid value for ${name}: "${v}" is out of range`);
-      return n;
-    },
-    jsonQuery<T>(name: string): T | undefined {
-      const v = query.get(name);
-      if (v === null || v.trim() === '') return undefined;
-      try {
-        return JSON.parse(v) as T;
-      } catch (err) {
-        throw badRequest(`invalid JSON in query parameter ${name}: ${(err as Error).message}`);
-      }
-    },
-    filters(): Map<string, string[]> {
-      filtersCache ??= parseFilters(query.get('filters'));
-      return filtersCache;
-    },
-  };
+/**
+ * The request object for one HTTP request. A class (methods on the prototype) and a signal created only when
+ * a handler asks for it keep the per-request cost low.
+ */
+export class Request implements ApiRequest {
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  private controller?: AbortController;
+  private filtersCache?: Map<string, string[]>;
+
+  constructor(
+    readonly raw: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly path: string,
+    readonly query: URLSearchParams,
+    readonly apiVersion: string,
+    readonly params: Record<string, string>,
+    /** The body when it was read off the socket already (Upgrade requests). */
+    private readonly body?: Buffer,
+  ) {
+    this.method = raw.method ?? 'GET';
+    this.headers = raw.headers;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const ac = new AbortController();
+      this.controller = ac;
+      const res = this.res;
+      if (res.destroyed && !res.writableFinished) ac.abort();
+      else res.once('close', () => !res.writableFinished && ac.abort());
+    }
+    return this.controller.signal;
+  }
+
+  async json<T>(): Promise<T> {
+    const text = (this.body ?? (await readBody(this.raw))).toString('utf8').trim();
+    if (text === '') return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw badRequest(`invalid JSON: ${(err as Error).message}`);
+    }
+  }
+
+  bool(name: string, fallback = false): boolean {
+    return parseBool(this.query.get(name), fallback);
+  }
+
+  int(name: string, fallback?: number): number | undefined {
+    const v = this.query.get(name);
+    if (v === null || v.trim() === '') return fallback;
+    if (!/^\s*[-+]?\d+\s*$/.test(v)) {
+      throw badRequest(`invalid value for ${name}: "${v}" is not an integer`);
+    }
+    const n = Number.parseInt(v, 10);
+    if (!Number.isSafeInteger(n)) throw badRequest(`invalid value for ${name}: "${v}" is out of range`);
+    return n;
+  }
+
+  jsonQuery<T>(name: string): T | undefined {
+    const v = this.query.get(name);
+    if (v === null || v.trim() === '') return undefined;
+    try {
+      return JSON.parse(v) as T;
+    } catch (err) {
+      throw badRequest(`invalid JSON in query parameter ${name}: ${(err as Error).message}`);
+    }
+  }
+
+  filters(): Map<string, string[]> {
+    this.filtersCache ??= parseFilters(this.query.get('filters'));
+    return this.filtersCache;
+  }
 }

@@ -14,7 +14,7 @@ import {
   type Handler,
   MAX_JSON_BODY,
   MIN_API_VERSION,
-  makeRequest,
+  Request,
 } from './http.js';
 import type { Router } from './router.js';
 import { COMMON_HEADERS, stateOf } from './stream.js';
@@ -37,6 +37,7 @@ export interface ApiServer {
   socketPath?: string;
 }
 
+const COMMON_ENTRIES = Object.entries(COMMON_HEADERS);
 const VERSION_PREFIX = /^\/v([0-9.]+)(?=\/|$)/;
 
 const ping: Handler = (req) => {
@@ -126,7 +127,7 @@ async function dispatch(
   onError: ApiServerOptions['onError'] & {},
   upgrade?: { socket: Duplex; head: Buffer; body: Buffer },
 ): Promise<void> {
-  for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
+  for (const [k, v] of COMMON_ENTRIES) res.setHeader(k, v);
   const url = raw.url ?? '/';
   const report = (err: unknown) => onError(err, { method: raw.method ?? '?', url });
   let req: ApiRequest | undefined;
@@ -161,12 +162,7 @@ async function dispatch(
       found = { handler: ping, params: {}, pattern: '/_ping' };
     }
     if (!found) throw new BerthError(404, 'page not found');
-    const ac = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) ac.abort();
-    };
-    res.once('close', onClose);
-    req = makeRequest(raw, res, path, query, apiVersion, found.params, ac.signal, upgrade?.body);
+    req = new Request(raw, res, path, query, apiVersion, found.params, upgrade?.body);
     if (upgrade) stateOf(req).upgrade = { socket: upgrade.socket, head: upgrade.head };
     const result = await found.handler(req);
     sendResult(req, res, result, report);
