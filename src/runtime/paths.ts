@@ -17,13 +17,11 @@ export interface ContainerPaths {
   conmonPidFile: string;
   /** The runtime's own error log (JSON lines), read when create fails. */
   ociLog: string;
-  /** SOCK_SEQPACKET attach socket (conmon --full-attach). */
+  /** SOCK_SEQPACKET attach socket (conmon --full-attach; see OciRuntime.attachPath for long paths). */
   attach: string;
   /** Control fifo: "1 <height> <width>\n" resizes the terminal, "2 0 0\n" reopens the log. */
   ctl: string;
   winsz: string;
-  /** Exec sessions, one directory each. */
-  execDir: string;
 }
 
 export function containerPaths(dir: string): ContainerPaths {
@@ -40,6 +38,5 @@ export function containerPaths(dir: string): ContainerPaths {
     attach: join(dir, 'attach'),
     ctl: join(dir, 'ctl'),
     winsz: join(dir, 'winsz'),
-    execDir: join(dir, 'exec'),
   };
 }

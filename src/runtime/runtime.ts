@@ -31,7 +31,14 @@ export interface RuntimeOptions {
   runtime?: string;
   /** The runtime's state root (`--root`); keeps our containers apart from docker's and podman's. */
   stateRoot?: string;
+  /** Short directory for attach sockets whose bundle path is too long for a socket address. */
+  socketDir?: string;
+  /** Exec sessions' files (process.json, attach socket, ctl fifo), one short directory each. */
+  execRoot?: string;
 }
+
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 export interface CreateOptions {
   id: string;
@@ -130,10 +137,30 @@ export function pickRuntime(preferred?: string): string {
 export class OciRuntime {
   readonly runtimePath: string;
   readonly stateRoot: string;
+  readonly socketDir: string;
+  readonly execRoot: string;
 
   constructor(options: RuntimeOptions = {}) {
     this.runtimePath = pickRuntime(options.runtime);
     this.stateRoot = options.stateRoot ?? '/run/berth/runtime';
+    this.socketDir = options.socketDir ?? '/run/berth/sockets';
+    this.execRoot = options.execRoot ?? '/run/berth/exec';
+  }
+
+  /**
+   * conmon binds the attach socket at `<bundle>/attach` (--full-attach) when that path fits in a
+   * sockaddr_un (107 bytes); otherwise at `<socketDir>/<uuid>/attach`, through a symlink to the bundle.
+   */
+  private attachArgs(bundle: string): string[] {
+    if (join(bundle, 'attach').length <= MAX_SOCKET_PATH)
+      return ['--full-attach', '--socket-dir-path', bundle];
+    return ['--socket-dir-path', this.socketDir];
+  }
+
+  /** Where the attach socket of the container (or exec session) `uuid` in `bundle` can be reached. */
+  attachPath(bundle: string, uuid: string): string {
+    const full = join(bundle, 'attach');
+    return full.length <= MAX_SOCKET_PATH ? full : join(this.socketDir, uuid, 'attach');
   }
 
   private runtimeArgs(): string[] {
@@ -191,9 +218,7 @@ export class OciRuntime {
       `k8s-file:${opts.logPath}`,
       '--exit-dir',
       opts.exitDir,
-      '--full-attach',
-      '--socket-dir-path',
-      bundle,
+      ...this.attachArgs(bundle),
       '--log-level',
       'error',
       '--syslog',
@@ -212,7 +237,9 @@ export class OciRuntime {
    */
   async create(options: CreateOptions): Promise<{ pid: number; conmonPid: number }> {
     const p = containerPaths(options.dir);
+    const tty = options.tty ?? options.spec.process.terminal === true;
     await mkdir(p.exitDir, { recursive: true });
+    await mkdir(this.socketDir, { recursive: true });
     await mkdir(p.persistDir, { recursive: true });
     await rm(join(p.exitDir, options.id), { force: true });
     await rm(join(p.persistDir, 'exit'), { force: true });
@@ -222,11 +249,11 @@ export class OciRuntime {
       p.config,
       serializeSpec({
         ...options.spec,
-        process: { ...options.spec.process, terminal: options.tty === true },
+        process: { ...options.spec.process, terminal: tty },
       }),
     );
     const args = this.conmonArgs(p, options.id, options.id, p.bundle, {
-      tty: options.tty,
+      tty,
       stdin: options.openStdin,
       leaveStdinOpen: options.openStdin && !options.stdinOnce,
       logPath: p.log,
@@ -275,6 +302,12 @@ export class OciRuntime {
 
   /** Removes the runtime's state; `force` kills a running container first. Missing is not an error. */
   async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.deleteState(id, options);
+    // conmon's short attach-socket link, when the bundle path was too long for --full-attach
+    await rm(join(this.socketDir, id), { force: true }).catch(() => {});
+  }
+
+  private async deleteState(id: string, options: { force?: boolean }): Promise<void> {
     const result = await run(this.runtimePath, [
       ...this.runtimeArgs(),
       'delete',
@@ -311,15 +344,15 @@ export class OciRuntime {
     await resizeVia(containerPaths(dir).ctl, size);
   }
 
-  /** Connects to conmon's attach socket. Attach before start() to see all output. */
-  attach(dir: string, options: { tty?: boolean } = {}): Promise<AttachStreams> {
-    return attachSocket(containerPaths(dir).attach, options.tty === true);
+  /** Connects to conmon's attach socket. Attach before start() to see all output; pass the container's tty. */
+  attach(id: string, dir: string, options: { tty?: boolean } = {}): Promise<AttachStreams> {
+    return attachSocket(this.attachPath(dir, id), options.tty === true);
   }
 
   /**
    * Runs a process in a running container under its own conmon (so TTYs and exit codes work like
-   * for the container itself). The session's files live in `<dir>/exec/<execId>/` and are removed
-   * after it exits.
+   * for the container itself). The session's files live in `<execRoot>/<execId>/` and are removed
+   * after it exits; `dir` is the container's directory (for the runtime's error log).
    */
   async exec(
     id: string,
@@ -329,7 +362,7 @@ export class OciRuntime {
   ): Promise<ExecHandle> {
     const p = containerPaths(dir);
     const execId = randomId().slice(0, 16);
-    const session = join(p.execDir, execId);
+    const session = join(this.execRoot, execId);
     const exitDir = join(session, 'exits');
     await mkdir(exitDir, { recursive: true });
     const specPath = join(session, 'process.json');
@@ -354,7 +387,7 @@ export class OciRuntime {
             `conmon could not set up the exec attach socket: ${ready?.message ?? 'pipe closed'}`,
           );
         }
-        streams = await attachSocket(join(session, 'attach'), options.tty === true);
+        streams = await attachSocket(this.attachPath(session, execId), options.tty === true);
         await signalStart(conmon.startPipe);
       }
       const started = await conmon.sync.next();

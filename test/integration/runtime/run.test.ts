@@ -25,7 +25,13 @@ import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../../helpers/i
 const skip =
   !isRoot() || !haveCommand('runc') || !haveCommand('conmon') ? 'needs root, runc and conmon' : false;
 const STATE_ROOT = '/run/berth-test-runtime';
-const rt = skip ? undefined : new OciRuntime({ stateRoot: STATE_ROOT });
+const rt = skip
+  ? undefined
+  : new OciRuntime({
+      stateRoot: STATE_ROOT,
+      socketDir: `${STATE_ROOT}-sockets`,
+      execRoot: `${STATE_ROOT}-exec`,
+    });
 const created: { id: string; cleanup: () => void }[] = [];
 
 after(async () => {
@@ -42,14 +48,15 @@ interface Ctr {
 }
 
 /** A fresh busybox container directory and id; removed (and the container force-deleted) after the tests. */
-function newContainer(): Ctr {
+function newContainer(subdir = ''): Ctr {
   const tmp = tempDir('berth-rt-int-');
   const id = `berthrt-${randomId().slice(0, 12)}`;
   created.push({ id, cleanup: tmp.cleanup });
-  const rootfs = containerPaths(tmp.path).rootfs;
-  mkdirSync(rootfs);
+  const dir = join(tmp.path, subdir);
+  const rootfs = containerPaths(dir).rootfs;
+  mkdirSync(rootfs, { recursive: true });
   makeBusyboxRootfs(rootfs);
-  return { id, dir: tmp.path, rootfs };
+  return { id, dir, rootfs };
 }
 
 async function createCtr(
@@ -197,7 +204,7 @@ test('kill: SIGKILL → 137; SIGTERM through --init → 143', { skip }, async ()
 test('TTY: attach, echo, resize, exit code', { skip }, async () => {
   const c = newContainer();
   await createCtr(c, { Cmd: ['sh'], Tty: true, OpenStdin: true }, {}, { openStdin: true });
-  const io = await rt!.attach(c.dir, { tty: true });
+  const io = await rt!.attach(c.id, c.dir, { tty: true });
   await rt!.start(c.id);
   await rt!.resize(c.dir, { height: 33, width: 101 });
   io.stdin.write('echo hel""lo; stty size\n');
@@ -212,12 +219,24 @@ test('TTY: attach, echo, resize, exit code', { skip }, async () => {
 test('stdin via attach: cat echoes what we send, then exits on EOF', { skip }, async () => {
   const c = newContainer();
   await createCtr(c, { Cmd: ['cat'], OpenStdin: true }, {}, { openStdin: true, stdinOnce: true });
-  const io = await rt!.attach(c.dir);
+  const io = await rt!.attach(c.id, c.dir);
   await rt!.start(c.id);
   const got = readUntil(io.stdout, /line one\nline two\n/);
   io.stdin.write('line one\n');
   io.stdin.end('line two\n');
   assert.equal(await got, 'line one\nline two\n');
+  assert.equal((await waitExit(c.id, c.dir)).exitCode, 0);
+});
+
+test('attach works when the container dir is too long for a socket address', { skip }, async () => {
+  const c = newContainer('x'.repeat(100));
+  assert.ok(containerPaths(c.dir).attach.length > 107);
+  await createCtr(c, { Cmd: ['cat'], OpenStdin: true }, {}, { openStdin: true, stdinOnce: true });
+  const io = await rt!.attach(c.id, c.dir);
+  await rt!.start(c.id);
+  const got = readUntil(io.stdout, /long\n/);
+  io.stdin.end('long\n');
+  assert.equal(await got, 'long\n');
   assert.equal((await waitExit(c.id, c.dir)).exitCode, 0);
 });
 
