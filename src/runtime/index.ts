@@ -1,6 +1,6 @@
 // The container runtime layer: OCI spec generation, the conmon + runc driver, logs and stats.
 export { ALL_CAPABILITIES, computeCapabilities, DEFAULT_CAPABILITIES, normalizeCapability } from './caps.js';
-export { RuntimeError } from './conmon.js';
+export { RuntimeError, runtimeError } from './conmon.js';
 export { computeRlimits, type HostLimits, hostLimits, parseProcLimits, type Ulimit } from './limits.js';
 export { type LogEntry, parseLogLine, type ReadLogsOptions, readLogs } from './logs.js';
 export {

@@ -145,6 +145,45 @@ test('user, env and working directory', { skip }, async () => {
   assert.match(ids.out, /uid=1234 gid=5678/);
 });
 
+test('hostname, /etc files, sysctls and a fresh netns with only loopback', { skip }, async () => {
+  const c = newContainer();
+  const hosts = join(c.dir, 'hosts');
+  writeFileSync(hosts, '127.0.0.1 localhost\n10.9.8.7 friend\n');
+  const spec = generateSpec({
+    id: c.id,
+    rootfs: c.rootfs,
+    config: {
+      Cmd: [
+        'sh',
+        '-c',
+        'hostname; grep friend /etc/hosts; cat /proc/sys/net/ipv4/ip_forward; cat /proc/net/dev | tail -n +3 | cut -d: -f1',
+      ],
+      Hostname: 'box1',
+    },
+    hostConfig: { Sysctls: { 'net.ipv4.ip_forward': '1' } },
+    etc: { hosts },
+  });
+  await rt!.create({ id: c.id, dir: c.dir, spec });
+  await rt!.start(c.id);
+  assert.equal((await waitExit(c.id, c.dir)).exitCode, 0);
+  let out = '';
+  for await (const e of readLogs(containerPaths(c.dir).log)) out += e.line;
+  assert.equal(out.replace(/ +/g, ''), 'box1\n10.9.8.7friend\n1\nlo\n');
+});
+
+test('the OOM killer: exit 137 and oomKilled', { skip }, async () => {
+  const c = newContainer();
+  await createCtr(
+    c,
+    { Cmd: ['sh', '-c', 'a=$(head -c 200000000 /dev/zero | tr "\\0" x); echo survived'] },
+    { Memory: 8 * 1024 * 1024 },
+  );
+  await rt!.start(c.id);
+  const exit = await waitExit(c.id, c.dir);
+  assert.equal(exit.exitCode, 137);
+  assert.equal(exit.oomKilled, true);
+});
+
 test('read-only rootfs and tmpfs', { skip }, async () => {
   const r = await runToExit(
     { Cmd: ['sh', '-c', 'touch /x; echo $?; touch /run/ok && echo tmpfs-ok'] },
