@@ -109,3 +109,11 @@ export {
   VOLUMES_FORMAT,
   volumeRow,
 } from './contexts.js';
+export {
+  type DisplayOptions,
+  displayJsonMessages,
+  type JsonMessage,
+  type ProgressDetail,
+  ProgressError,
+  progressString,
+} from './progress.js';

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { type ApiServer, createApiServer, Router } from '../../../src/api/index.js';
+import { type ApiServer, createApiServer, jsonStream, Router } from '../../../src/api/index.js';
 import {
   containerRow,
+  displayJsonMessages,
   formatRows,
   IMAGES_DIGESTS_TABLE,
   IMAGES_FORMAT,
@@ -20,7 +22,7 @@ import {
   volumeRow,
 } from '../../../src/cli/format/index.js';
 import type { ContainerSummary, ImageSummary, Network, Volume } from '../../../src/client/index.js';
-import { tempDir } from '../../helpers/index.js';
+import { haveCommand, tempDir } from '../../helpers/index.js';
 
 // Both sides render times in the local zone; pin it so zone names agree.
 process.env.TZ = 'UTC';
@@ -201,13 +203,45 @@ const VERSION = {
   BuildTime: '2026-01-01T00:00:00.000000000+00:00',
 };
 
+const PULL = [
+  { status: 'Pulling from library/busybox', id: 'latest' },
+  { status: 'Pulling fs layer', progressDetail: {}, id: 'aaa111' },
+  { status: 'Pulling fs layer', progressDetail: {}, id: 'bbb222' },
+  {
+    status: 'Downloading',
+    progressDetail: { current: 1500, total: 300000 },
+    progress: '[>   ]  1.5kB/300kB',
+    id: 'aaa111',
+  },
+  {
+    status: 'Downloading',
+    progressDetail: { current: 150000, total: 300000 },
+    progress: '[==> ] 150kB/300kB',
+    id: 'aaa111',
+  },
+  { status: 'Downloading', progressDetail: { current: 99, total: 1000 }, id: 'bbb222' },
+  { status: 'Verifying Checksum', progressDetail: {}, id: 'aaa111' },
+  { status: 'Download complete', progressDetail: {}, id: 'aaa111' },
+  { status: 'Extracting', progressDetail: { current: 32768, total: 300000 }, id: 'aaa111' },
+  { status: 'Pull complete', progressDetail: {}, id: 'aaa111' },
+  { status: 'Download complete', progressDetail: {}, id: 'bbb222' },
+  { status: 'Pull complete', progressDetail: {}, id: 'bbb222' },
+  { status: 'Digest: sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd' },
+  { status: 'Status: Downloaded newer image for busybox:latest' },
+];
+
 before(async () => {
   const router = new Router()
     .get('/containers/json', () => ({ json: containers }))
     .get('/images/json', () => ({ json: images }))
     .get('/networks', () => ({ json: networks }))
     .get('/volumes', () => ({ json: { Volumes: volumes, Warnings: [] } }))
-    .get('/version', () => ({ json: VERSION }));
+    .get('/version', () => ({ json: VERSION }))
+    .post('/images/create', async (req) => {
+      const s = jsonStream(req);
+      for (const m of PULL) s.write(m);
+      s.end();
+    });
   server = await createApiServer(router, { socketPath, onError: () => {} });
 });
 
@@ -351,4 +385,45 @@ test('template errors read like the docker CLI', { skip }, async () => {
       `${t}: docker said ${real}, we said ${ours}`,
     );
   }
+});
+
+async function render(terminal: boolean, width?: number): Promise<string> {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(c, _e, cb) {
+      chunks.push(c.toString());
+      cb();
+    },
+  });
+  await displayJsonMessages(
+    (async function* () {
+      yield* PULL;
+    })(),
+    sink,
+    { terminal, width },
+  );
+  return chunks.join('');
+}
+
+test('pull progress on a pipe matches docker pull', { skip }, async () => {
+  const real = await docker(['pull', 'busybox']);
+  // docker's pull command adds a line before the stream and the pulled reference after it
+  assert.equal(`Using default tag: latest\n${await render(false)}docker.io/library/busybox:latest\n`, real);
+});
+
+test('pull progress on a terminal matches docker pull', {
+  skip: skip || !haveCommand('script'),
+}, async () => {
+  // `script` gives docker a pseudo-terminal of 0 columns (no bar, no time left)
+  const real = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'script',
+      ['-qec', `${DOCKER} pull busybox`, '/dev/null'],
+      { env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: dir.path, TZ: 'UTC' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
+  );
+  const ours = `Using default tag: latest\n${await render(true, 0)}docker.io/library/busybox:latest\n`;
+  // the pty turns \n into \r\n
+  assert.equal(JSON.stringify(ours.replace(/\n/g, '\r\n')), JSON.stringify(real));
 });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import {
   bytesSize,
   containerStatus,
   defaultHeader,
+  displayJsonMessages,
   ellipsis,
   formatCommand,
   formatPorts,
@@ -12,7 +14,10 @@ import {
   humanDuration,
   humanSize,
   inspectJson,
+  type JsonMessage,
+  ProgressError,
   parseTemplate,
+  progressString,
   resolveFormat,
   sprintf,
   TemplateError,
@@ -315,4 +320,78 @@ test('formatRows: table headers, escapes, json and plain formats', () => {
   assert.equal(defaultHeader('CreatedAt'), 'CREATED AT');
   assert.equal(defaultHeader('ID'), 'ID');
   assert.equal(inspectJson([{ a: 1 }]), '[\n    {\n        "a": 1\n    }\n]\n');
+});
+
+test('progress bars (JSONProgress.String)', () => {
+  const now = 1_000_000;
+  assert.equal(progressString({}, 200, now), '');
+  assert.equal(progressString({ current: 1234 }, 200, now), ' 1.234kB');
+  assert.equal(progressString({ current: 3, units: 'items' }, 200, now), '3 items');
+  assert.equal(
+    progressString({ current: 150_000, total: 300_000 }, 200, now),
+    `[${'='.repeat(25)}>${' '.repeat(25)}]     150kB/300kB`,
+  );
+  assert.equal(
+    progressString({ current: 150_000, total: 300_000, start: now - 10 }, 200, now).endsWith(' 10s'),
+    true,
+  );
+  assert.equal(
+    progressString({ current: 1, total: 300_000, start: now - 10 }, 80, now),
+    '      1B/300kB 833h19m50s',
+  );
+  assert.equal(
+    progressString({ current: 150_000, total: 300_000, start: now - 10 }, 40, now),
+    '    150kB/300kB',
+  );
+  assert.equal(progressString({ current: 400, total: 300 }, 40, now), '    400B');
+  assert.equal(progressString({ current: 2, total: 5, units: 'layers' }, 40, now), '2/5 layers');
+  assert.equal(
+    progressString({ current: 2, total: 5, hidecounts: true }, 200, now),
+    `[${'='.repeat(20)}>${' '.repeat(30)}] `,
+  );
+});
+
+async function shown(messages: JsonMessage[], terminal = false): Promise<{ text: string; aux: unknown[] }> {
+  let text = '';
+  const aux: unknown[] = [];
+  const sink = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
+  await displayJsonMessages(
+    (async function* () {
+      yield* messages;
+    })(),
+    sink,
+    { terminal, onAux: (a) => aux.push(a) },
+  );
+  return { text, aux };
+}
+
+test('progress display: streams, aux, errors', async () => {
+  const build = await shown([
+    { stream: 'Step 1/2 : FROM busybox\n' },
+    { aux: { ID: 'sha256:abc' } },
+    { stream: ' ---> abc\n' },
+  ]);
+  assert.equal(build.text, 'Step 1/2 : FROM busybox\n ---> abc\n');
+  assert.deepEqual(build.aux, [{ ID: 'sha256:abc' }]);
+  const loaded = await shown([
+    { status: 'Loading layer', progressDetail: { current: 5, total: 10 }, id: 'l1' },
+    { stream: 'Loaded image: x:1\n' },
+  ]);
+  assert.equal(loaded.text, 'Loaded image: x:1\n');
+  await assert.rejects(
+    shown([
+      { status: 'Pulling', id: 'a' },
+      { errorDetail: { message: 'manifest unknown' }, error: 'manifest unknown' },
+    ]),
+    (err: unknown) => err instanceof ProgressError && err.message === 'manifest unknown',
+  );
+  await assert.rejects(
+    shown([{ errorDetail: { code: 401, message: 'unauthorized' }, error: 'unauthorized' }]),
+    /authentication is required/,
+  );
 });
