@@ -329,7 +329,7 @@ test('progress bars (JSONProgress.String)', () => {
   assert.equal(progressString({ current: 3, units: 'items' }, 200, now), '3 items');
   assert.equal(
     progressString({ current: 150_000, total: 300_000 }, 200, now),
-    `[${'='.repeat(25)}>${' '.repeat(25)}]     150kB/300kB`,
+    `[${'='.repeat(25)}>${' '.repeat(25)}]    150kB/300kB`,
   );
   assert.equal(
     progressString({ current: 150_000, total: 300_000, start: now - 10 }, 200, now).endsWith(' 10s'),
