@@ -332,7 +332,8 @@ test('progress bars (JSONProgress.String)', () => {
     `[${'='.repeat(25)}>${' '.repeat(25)}]    150kB/300kB`,
   );
   assert.equal(
-    progressString({ current: 150_000, total: 300_000, start: now - 10 }, 200, now).endsWith(' 10s'),
+    // Go's integer Duration math: 10s/150000 per entry, times 150000 left, truncated to seconds
+    progressString({ current: 150_000, total: 300_000, start: now - 10 }, 200, now).endsWith(' 9s'),
     true,
   );
   assert.equal(
