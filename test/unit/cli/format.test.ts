@@ -342,7 +342,7 @@ test('progress bars (JSONProgress.String)', () => {
   );
   assert.equal(
     progressString({ current: 150_000, total: 300_000, start: now - 10 }, 40, now),
-    '    150kB/300kB',
+    '   150kB/300kB',
   );
   assert.equal(progressString({ current: 400, total: 300 }, 40, now), '    400B');
   assert.equal(progressString({ current: 2, total: 5, units: 'layers' }, 40, now), '2/5 layers');
