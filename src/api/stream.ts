@@ -36,6 +36,8 @@ export interface JsonStream {
   end(): void;
   /** True once the client went away or end() was called; producers may stop early. */
   readonly closed: boolean;
+  /** Resolves when the client has taken what was written (or went away): await it in long producers. */
+  drained(): Promise<void>;
 }
 
 /**
@@ -61,6 +63,18 @@ export function jsonStream(req: ApiRequest, status = 200): JsonStream {
       if (stream.ended) return;
       stream.ended = true;
       if (!res.writableEnded) res.end();
+    },
+    drained() {
+      if (stream.closed || !res.writableNeedDrain) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
     },
   };
   state.json = stream;

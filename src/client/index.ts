@@ -23,6 +23,7 @@ export {
 } from './engine.js';
 export {
   type AttachOptions,
+  base64UrlPadded,
   type ContainerStats,
   Containers,
   Exec,

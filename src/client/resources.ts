@@ -83,10 +83,15 @@ export interface PathStat {
   linkTarget: string;
 }
 
-/** X-Registry-Auth: base64url of the JSON auth config, as the docker CLI encodes it. */
+/** Go's base64.URLEncoding: URL-safe alphabet *with* padding (dockerd's decoder insists on it). */
+export function base64UrlPadded(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** X-Registry-Auth: the JSON auth config as the docker CLI encodes it. */
 export function registryAuthHeader(auth: AuthConfig | undefined): Record<string, string> {
   if (!auth) return {};
-  return { 'X-Registry-Auth': Buffer.from(JSON.stringify(auth)).toString('base64url') };
+  return { 'X-Registry-Auth': base64UrlPadded(auth) };
 }
 
 function decodePathStat(header: string | string[] | undefined): PathStat | undefined {
@@ -357,7 +362,7 @@ export class Images {
     auth?: Record<string, AuthConfig>,
   ): AsyncGenerator<ProgressMessage> {
     const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
-    if (auth) headers['X-Registry-Config'] = Buffer.from(JSON.stringify(auth)).toString('base64url');
+    if (auth) headers['X-Registry-Config'] = base64UrlPadded(auth);
     return this.t.jsonStream('POST', '/build', { query, body: context, headers });
   }
   buildPrune(opts: { all?: boolean; filters?: Filters } = {}): Promise<BuildPruneResponse> {

@@ -97,7 +97,8 @@ function routes(): Router {
       .get('/slow', async (req) => {
         const s = jsonStream(req);
         for (let i = 0; i < 200 && !s.closed; i++) {
-          s.write({ i });
+          s.write({ i, pad: 'x'.repeat(4000) });
+          await s.drained();
           await new Promise((r) => setTimeout(r, 2));
         }
         s.end();

@@ -19,6 +19,7 @@ import {
   encodeQuery,
   hostFromEnv,
   parseHost,
+  registryAuthHeader,
 } from '../../../src/client/index.js';
 import { notFound } from '../../../src/util/index.js';
 import { tempDir } from '../../helpers/index.js';
@@ -214,4 +215,15 @@ test('demux: stream 3 and unknown stream ids are errors', async () => {
     src.write(bytes);
     assert.match((await failed).message, re);
   }
+});
+
+test('registry auth headers use padded URL-safe base64 like the docker CLI', () => {
+  const header = registryAuthHeader({ username: 'u', password: 'p?>' })['X-Registry-Auth']!;
+  assert.match(header, /^[A-Za-z0-9_-]+=*$/);
+  assert.equal(header.length % 4, 0);
+  assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), {
+    username: 'u',
+    password: 'p?>',
+  });
+  assert.deepEqual(registryAuthHeader(undefined), {});
 });
