@@ -35,6 +35,8 @@ export { defaultSeccompProfile } from './seccomp.js';
 export {
   CGROUP_PARENT,
   DEFAULT_PATH,
+  type ExecConfig,
+  execProcessSpec,
   findInit,
   generateSpec,
   type HostConfig,

@@ -49,6 +49,12 @@ export interface HostConfig {
   ShmSize?: number;
   CgroupParent?: string;
   Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions?: string }[] | null;
+  /** "host" shares the host's; "" / "private" a fresh one. container:<id> is resolved by the caller (joinNamespaces). */
+  PidMode?: string;
+  /** "host" (host's IPC and /dev/shm), "none" (no /dev/shm), "" / "private" / "shareable". */
+  IpcMode?: string;
+  /** "host" shares the host's hostname. */
+  UTSMode?: string;
 }
 
 /** A mount already resolved by the volumes module. */
@@ -77,6 +83,8 @@ export interface SpecInput {
   hostLimits?: HostLimits;
   /** Whether the host can limit swap (memory.memsw on cgroup v1); default: detected. */
   swapLimit?: boolean;
+  /** Namespaces to join, e.g. `{ pid: '/proc/123/ns/pid' }` for --pid container:<id>. */
+  joinNamespaces?: Partial<Record<'pid' | 'ipc' | 'uts', string>>;
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -283,11 +291,23 @@ export function generateSpec(input: SpecInput): OciSpec {
   const caps = computeCapabilities(hc.CapAdd ?? [], hc.CapDrop ?? [], privileged);
   const security = parseSecurityOpts(hc.SecurityOpt ?? []);
 
-  const hostname = config.Hostname || input.id.slice(0, 12);
+  for (const [name, mode] of [
+    ['PidMode', hc.PidMode],
+    ['UTSMode', hc.UTSMode],
+  ] as const) {
+    if (mode && mode !== 'host' && mode !== 'private' && !mode.startsWith('container:')) {
+      throw badRequest(`invalid ${name}: ${mode}`);
+    }
+  }
+  if (hc.IpcMode && !/^(host|none|private|shareable|container:.+)$/.test(hc.IpcMode)) {
+    throw badRequest(`invalid IpcMode: ${hc.IpcMode}`);
+  }
+  const utsHost = hc.UTSMode === 'host';
+  const hostname = utsHost ? undefined : config.Hostname || input.id.slice(0, 12);
   const env: string[] = [];
   const userEnv = config.Env ?? [];
   if (!userEnv.some((e) => e.startsWith('PATH='))) env.push(DEFAULT_PATH);
-  env.push(`HOSTNAME=${hostname}`);
+  if (hostname) env.push(`HOSTNAME=${hostname}`);
   if (config.Tty) env.push('TERM=xterm');
   env.push(...userEnv);
 
@@ -328,13 +348,32 @@ export function generateSpec(input: SpecInput): OciSpec {
   }
   const taken = new Set(user_mounts.map((m) => posix.normalize(m.destination)));
   const mounts = [
-    ...defaultMounts(hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : DEFAULT_SHM_SIZE, privileged).filter(
-      (m) => !taken.has(m.destination),
-    ),
+    ...defaultMounts(hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : DEFAULT_SHM_SIZE, privileged)
+      .filter((m) => !taken.has(m.destination))
+      .flatMap((m): OciMount[] => {
+        if (m.destination !== '/dev/shm') return [m];
+        if (hc.IpcMode === 'none') return [];
+        if (hc.IpcMode === 'host') {
+          return [
+            { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] },
+          ];
+        }
+        return [m];
+      }),
     // Sorted by depth so a parent is mounted before what is mounted inside it.
     ...user_mounts.sort((a, b) => depth(a.destination) - depth(b.destination)),
   ];
-  const namespaces: OciNamespace[] = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }];
+  const namespaces: OciNamespace[] = [{ type: 'mount' }];
+  const modes: Record<'pid' | 'ipc' | 'uts', string | undefined> = {
+    pid: hc.PidMode,
+    ipc: hc.IpcMode,
+    uts: hc.UTSMode,
+  };
+  for (const type of ['uts', 'pid', 'ipc'] as const) {
+    const nsPath = input.joinNamespaces?.[type];
+    if (nsPath) namespaces.push({ type, path: nsPath });
+    else if (modes[type] !== 'host') namespaces.push({ type });
+  }
   if (input.netns === undefined) namespaces.push({ type: 'network' });
   else if (input.netns !== 'host') namespaces.push({ type: 'network', path: input.netns });
 
@@ -371,7 +410,6 @@ export function generateSpec(input: SpecInput): OciSpec {
       oomScoreAdj: hc.OomScoreAdj ?? 0,
     },
     root: { path: input.rootfs, readonly: hc.ReadonlyRootfs === true },
-    hostname,
     mounts,
     linux: {
       namespaces,
@@ -383,7 +421,8 @@ export function generateSpec(input: SpecInput): OciSpec {
       sysctl: { ...(hc.Sysctls ?? {}) },
     },
   };
-  if (config.Domainname) spec.domainname = config.Domainname;
+  if (hostname) spec.hostname = hostname;
+  if (config.Domainname && !utsHost) spec.domainname = config.Domainname;
   const seccomp = seccompFor(security.seccomp, caps, privileged);
   if (seccomp) spec.linux.seccomp = seccomp;
   return spec;
@@ -470,6 +509,54 @@ function buildResources(hc: HostConfig, swapLimit: boolean): NonNullable<OciSpec
   }
   if (hc.BlkioWeight) resources.blockIO = { weight: hc.BlkioWeight };
   return resources;
+}
+
+/** The Engine API exec create body fields that shape the process. */
+export interface ExecConfig {
+  Cmd: string[];
+  Env?: string[] | null;
+  User?: string;
+  WorkingDir?: string;
+  Tty?: boolean;
+  Privileged?: boolean;
+}
+
+/**
+ * The process spec for `docker exec`: the container's process with the exec's command; Env merged
+ * by key over the container's; User resolved in the rootfs (default: the container's user);
+ * WorkingDir default: the container's; Privileged grants every capability.
+ */
+export function execProcessSpec(container: OciSpec, rootfs: string, exec: ExecConfig): OciProcess {
+  if (!exec.Cmd || exec.Cmd.length === 0) throw badRequest('No exec command specified');
+  if (exec.WorkingDir && !exec.WorkingDir.startsWith('/')) {
+    throw badRequest(
+      `the working directory '${exec.WorkingDir}' is invalid, it needs to be an absolute path`,
+    );
+  }
+  const base = container.process;
+  const env = [...base.env];
+  if (exec.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  for (const e of exec.Env ?? []) {
+    const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+    const at = env.findIndex((x) => x === key || x.startsWith(`${key}=`));
+    if (at >= 0) env[at] = e;
+    else env.push(e);
+  }
+  let user = base.user;
+  if (exec.User) {
+    const u = resolveUser(rootfs, exec.User);
+    user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
+  }
+  const caps = exec.Privileged ? computeCapabilities([], [], true) : undefined;
+  return {
+    ...base,
+    terminal: exec.Tty === true,
+    args: [...exec.Cmd],
+    env,
+    cwd: exec.WorkingDir || base.cwd,
+    user,
+    capabilities: caps ? { bounding: caps, effective: caps, permitted: caps } : base.capabilities,
+  };
 }
 
 /** config.json text; unlimited rlimits are written as 2^64-1 exactly (JS numbers would round it). */

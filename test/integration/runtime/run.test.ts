@@ -9,6 +9,7 @@ import {
   type ContainerConfig,
   cgroupPids,
   containerPaths,
+  execProcessSpec,
   generateSpec,
   type HostConfig,
   OciRuntime,
@@ -284,16 +285,17 @@ test('exec: streams, exit code, tty, missing command, pause/resume, stats and to
   await createCtr(c, { Cmd: ['sleep', '100'] }, { Memory: 64 * 1024 * 1024 });
   await rt!.start(c.id);
   const spec = JSON.parse(readFileSync(containerPaths(c.dir).config, 'utf8'));
-  const ex = await rt!.exec(c.id, c.dir, {
-    ...spec.process,
-    args: ['sh', '-c', 'echo out; echo err >&2; exit 4'],
-  });
+  const ex = await rt!.exec(
+    c.id,
+    c.dir,
+    execProcessSpec(spec, c.rootfs, { Cmd: ['sh', '-c', 'echo out; id -u >&2; exit 4'], User: 'nobody' }),
+  );
   let out = '';
   let err = '';
   ex.stdout!.on('data', (d) => (out += d));
   ex.stderr!.on('data', (d) => (err += d));
   assert.equal(await ex.wait(), 4);
-  assert.deepEqual([out, err], ['out\n', 'err\n']);
+  assert.deepEqual([out, err], ['out\n', '65534\n']);
 
   const tty = await rt!.exec(c.id, c.dir, { ...spec.process, args: ['tty'] }, { tty: true });
   let ttyOut = '';

@@ -7,6 +7,7 @@ import {
   computeRlimits,
   DEFAULT_CAPABILITIES,
   defaultSeccompProfile,
+  execProcessSpec,
   generateSpec,
   mergeConfig,
   parseProcLimits,
@@ -344,6 +345,110 @@ test('resolveInRoot keeps symlinks inside the rootfs', () => {
     assert.equal(resolveInRoot(r.path, '/../../etc'), join(r.path, 'etc'));
     symlinkSync('loop', join(r.path, 'loop'));
     assert.throws(() => resolveInRoot(r.path, '/loop/x'), /too many levels/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('generateSpec: pid/ipc/uts modes, joined namespaces, devices', () => {
+  const r = rootfs();
+  try {
+    const s = generateSpec({
+      id: 'modes',
+      rootfs: r.path,
+      config: { Cmd: ['sh'], Hostname: 'ignored', Domainname: 'ignored.too' },
+      hostConfig: {
+        PidMode: 'host',
+        UTSMode: 'host',
+        IpcMode: 'none',
+        Devices: [{ PathOnHost: '/dev/null', PathInContainer: '/dev/mynull', CgroupPermissions: 'rw' }],
+      },
+      hostLimits: HOST,
+    });
+    const types = s.linux.namespaces.map((n) => n.type);
+    assert.ok(!types.includes('pid') && !types.includes('uts') && types.includes('ipc'));
+    assert.equal(s.hostname, undefined);
+    assert.equal(s.domainname, undefined);
+    assert.ok(!s.process.env.some((e) => e.startsWith('HOSTNAME=')));
+    assert.ok(!s.mounts.some((m) => m.destination === '/dev/shm'));
+    assert.deepEqual(s.linux.devices?.[0] && { ...s.linux.devices[0], fileMode: 0 }, {
+      type: 'c',
+      path: '/dev/mynull',
+      major: 1,
+      minor: 3,
+      fileMode: 0,
+      uid: 0,
+      gid: 0,
+    });
+    assert.deepEqual(s.linux.resources?.devices?.at(-1), {
+      allow: true,
+      type: 'c',
+      major: 1,
+      minor: 3,
+      access: 'rw',
+    });
+    const joined = generateSpec({
+      id: 'j',
+      rootfs: r.path,
+      config: { Cmd: ['sh'] },
+      hostConfig: { IpcMode: 'host' },
+      joinNamespaces: { pid: '/proc/1/ns/pid' },
+      hostLimits: HOST,
+    });
+    assert.deepEqual(
+      joined.linux.namespaces.find((n) => n.type === 'pid'),
+      { type: 'pid', path: '/proc/1/ns/pid' },
+    );
+    assert.ok(!joined.linux.namespaces.some((n) => n.type === 'ipc'));
+    assert.equal(joined.mounts.find((m) => m.destination === '/dev/shm')?.source, '/dev/shm');
+    for (const hostConfig of [
+      { PidMode: 'weird' },
+      { IpcMode: 'weird' },
+      { UTSMode: 'x' },
+      { Devices: [{ PathOnHost: '/no/such/dev', PathInContainer: '' }] },
+    ]) {
+      assert.throws(
+        () =>
+          generateSpec({ id: 'b', rootfs: r.path, config: { Cmd: ['sh'] }, hostConfig, hostLimits: HOST }),
+        (e) => isBerthError(e) && e.status === 400,
+      );
+    }
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('execProcessSpec: env merge, user, cwd, tty, privileged, bad input', () => {
+  const r = rootfs();
+  try {
+    const spec = generateSpec({
+      id: 'e',
+      rootfs: r.path,
+      config: { Cmd: ['sleep', '1'], Env: ['A=1', 'B=2'], WorkingDir: '/w' },
+      hostLimits: HOST,
+    });
+    const p = execProcessSpec(spec, r.path, {
+      Cmd: ['sh', '-c', 'x'],
+      Env: ['B=3', 'C=4'],
+      User: 'app',
+      Tty: true,
+    });
+    assert.deepEqual(p.args, ['sh', '-c', 'x']);
+    assert.ok(
+      p.env.includes('A=1') && p.env.includes('B=3') && p.env.includes('C=4') && p.env.includes('TERM=xterm'),
+    );
+    assert.ok(!p.env.includes('B=2'));
+    assert.deepEqual([p.user.uid, p.user.gid, p.cwd, p.terminal], [1000, 1000, '/w', true]);
+    const priv = execProcessSpec(spec, r.path, { Cmd: ['id'], Privileged: true, WorkingDir: '/tmp' });
+    assert.ok(priv.capabilities?.effective.includes('CAP_SYS_ADMIN'));
+    assert.equal(priv.cwd, '/tmp');
+    assert.deepEqual(priv.user, spec.process.user);
+    assert.throws(() => execProcessSpec(spec, r.path, { Cmd: [] }), /No exec command specified/);
+    assert.throws(
+      () => execProcessSpec(spec, r.path, { Cmd: ['x'], User: 'ghost' }),
+      /unable to find user ghost/,
+    );
+    assert.throws(() => execProcessSpec(spec, r.path, { Cmd: ['x'], WorkingDir: 'rel' }), /absolute path/);
   } finally {
     r.cleanup();
   }
