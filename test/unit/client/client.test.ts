@@ -227,3 +227,23 @@ test('registry auth headers use padded URL-safe base64 like the docker CLI', () 
   });
   assert.deepEqual(registryAuthHeader(undefined), {});
 });
+
+test('TCP: the server listens on 127.0.0.1 and the client speaks tcp://', async () => {
+  const tcpServer = await createApiServer(
+    new Router().get('/info', () => ({ json: { OSType: 'linux' } })),
+    {
+      tcp: { host: '127.0.0.1', port: 0 },
+      onError: () => {},
+    },
+  );
+  const tcp = new EngineClient({ host: `tcp://127.0.0.1:${tcpServer.tcpAddress!.port}` });
+  try {
+    assert.equal(tcpServer.tcpAddress?.host, '127.0.0.1');
+    assert.equal((await tcp.ping()).apiVersion, '1.47');
+    assert.equal((await tcp.system.info()).OSType, 'linux');
+  } finally {
+    tcp.close();
+    await tcpServer.close();
+  }
+  await assert.rejects(tcp.ping(), /Cannot connect to the daemon/);
+});
