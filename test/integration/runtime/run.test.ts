@@ -14,6 +14,7 @@ import {
   type HostConfig,
   OciRuntime,
   RuntimeError,
+  readExit,
   readLogs,
   readStats,
   recover,
@@ -114,6 +115,24 @@ test('echo hi: log and exit code 0; exit 3', { skip }, async () => {
   assert.equal(three.code, 3);
   assert.equal(three.err, 'to-err\n');
 });
+
+test('restart in the same directory: the log accumulates, the exit code is fresh', { skip }, async () => {
+  const c = newContainer();
+  for (const code of [3, 0]) {
+    await createCtr(c, { Cmd: ['sh', '-c', `echo run; exit ${code}`] });
+    assert.equal(await readExitCodeOrNone(c), undefined);
+    await rt!.start(c.id);
+    assert.equal((await waitExit(c.id, c.dir)).exitCode, code);
+    await rt!.delete(c.id);
+  }
+  const lines: string[] = [];
+  for await (const e of readLogs(containerPaths(c.dir).log)) lines.push(e.line);
+  assert.deepEqual(lines, ['run\n', 'run\n']);
+});
+
+async function readExitCodeOrNone(c: Ctr): Promise<number | undefined> {
+  return (await readExit(c.id, c.dir))?.exitCode;
+}
 
 test('missing command → 127, non-executable → 126 (RuntimeError, status 400)', { skip }, async () => {
   const c = newContainer();
