@@ -139,12 +139,17 @@ export function wantedPorts(bindings: PortMap = {}, exposed: PortSet = {}, publi
   for (const key of [...keys].sort()) {
     const { port, proto } = parsePortKey(key);
     const list = bindings[key];
+    if (list !== null && list !== undefined && !Array.isArray(list)) {
+      throw badRequest(`invalid PortBindings[${JSON.stringify(key)}]: expected a list of {HostIp, HostPort}`);
+    }
     const entries: PortBinding[] = list && list.length > 0 ? list : [{ HostIp: '', HostPort: '' }];
     for (const b of entries) {
+      if (b === null || typeof b !== 'object')
+        throw badRequest(`invalid PortBindings[${JSON.stringify(key)}] entry`);
       const hostIp = b.HostIp === '' || b.HostIp === undefined ? '0.0.0.0' : b.HostIp;
       if (isIP(hostIp) === 0) throw badRequest(`Invalid ip address: ${hostIp}`);
       if (isIP(hostIp) === 6) continue; // IPv6 publishing is not supported (IPv4 networks only)
-      const hp = b.HostPort ?? '';
+      const hp = String(b.HostPort ?? '');
       if (hp === '' || hp === '0') {
         out.push({ proto, containerPort: port, hostIp, range: eph, explicit: false });
         continue;

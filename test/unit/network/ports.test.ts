@@ -84,6 +84,9 @@ test('wantedPorts: -P publishes every exposed port on an ephemeral port; bad bin
   assert.deepEqual(wantedPorts({}, { '80/tcp': {} }, false), []);
   assert.throws(() => wantedPorts({ '80/tcp': [{ HostIp: 'nope', HostPort: '1' }] }), { status: 400 });
   assert.throws(() => wantedPorts({ '80/tcp': [{ HostIp: '', HostPort: 'abc' }] }), { status: 400 });
+  assert.throws(() => wantedPorts({ 'http/tcp': [] }), { status: 400 });
+  assert.throws(() => wantedPorts({ '80/tcp': 'x' as never }), { status: 400 });
+  assert.throws(() => wantedPorts({ '80/tcp': [null as never] }), { status: 400 });
 });
 
 test('reservePorts: a port held by another process is a 409 and nothing stays reserved', async () => {
