@@ -35,6 +35,11 @@ export interface RuntimeOptions {
   socketDir?: string;
   /** Exec sessions' files (process.json, attach socket, ctl fifo), one short directory each. */
   execRoot?: string;
+  /**
+   * The cgroup conmon moves to before it forks the monitor (as Podman does), so stopping the
+   * daemon's service cgroup does not take the monitors with it. null leaves conmon in ours.
+   */
+  conmonCgroup?: string | null;
 }
 
 /** sun_path holds 108 bytes including the terminating NUL. */
@@ -139,12 +144,14 @@ export class OciRuntime {
   readonly stateRoot: string;
   readonly socketDir: string;
   readonly execRoot: string;
+  readonly conmonCgroup: string | null;
 
   constructor(options: RuntimeOptions = {}) {
     this.runtimePath = pickRuntime(options.runtime);
     this.stateRoot = options.stateRoot ?? '/run/berth/runtime';
     this.socketDir = options.socketDir ?? '/run/berth/sockets';
     this.execRoot = options.execRoot ?? '/run/berth/exec';
+    this.conmonCgroup = options.conmonCgroup === undefined ? '/berth/conmon' : options.conmonCgroup;
   }
 
   /**
@@ -264,6 +271,7 @@ export class OciRuntime {
     if (options.logSizeMax && options.logSizeMax > 0) args.push('--log-size-max', String(options.logSizeMax));
     const conmon = spawnConmon(args, false);
     try {
+      await moveToCgroup(conmon.child.pid, this.conmonCgroup);
       await signalStart(conmon.startPipe);
       const parentCode = await conmon.parentExited;
       const msg = await conmon.sync.next();
@@ -379,6 +387,7 @@ export class OciRuntime {
     const conmon = spawnConmon(args, attach);
     let streams: AttachStreams | undefined;
     try {
+      await moveToCgroup(conmon.child.pid, this.conmonCgroup);
       await signalStart(conmon.startPipe);
       if (attach) {
         const ready = await conmon.attach!.next();
@@ -422,6 +431,27 @@ export class OciRuntime {
       await rm(session, { recursive: true, force: true });
       if (err instanceof RuntimeError) throw err;
       throw err;
+    }
+  }
+}
+
+/**
+ * Best effort: puts `pid` into `cgroup` in the unified hierarchy (v2, or v1 hybrid's "unified") and
+ * the v1 name=systemd hierarchy — the ones service managers track processes by.
+ */
+async function moveToCgroup(pid: number | undefined, cgroup: string | null): Promise<void> {
+  if (!pid || !cgroup) return;
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? ['/sys/fs/cgroup']
+    : ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'];
+  for (const root of roots) {
+    if (!existsSync(root)) continue;
+    const dir = join(root, cgroup);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'cgroup.procs'), String(pid));
+    } catch {
+      // not allowed here (nested, read-only cgroupfs): conmon stays where we are
     }
   }
 }
