@@ -37,6 +37,7 @@ export {
   System,
   Volumes,
 } from './resources.js';
+export { pipeStdio, type StdioOptions } from './stdio.js';
 export type * from './types.js';
 
 /**

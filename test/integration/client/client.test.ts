@@ -1,7 +1,7 @@
 // The Engine API client against a real, private dockerd: every call the berth CLI relies on.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import {
   DaemonUnreachableError,
@@ -10,6 +10,7 @@ import {
   EngineError,
   type EventMessage,
   type HijackedStream,
+  pipeStdio,
 } from '../../../src/client/index.js';
 import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
 import { type PrivateDockerd, startDockerd } from './dockerd.js';
@@ -311,4 +312,60 @@ test('networks and volumes', { skip }, async () => {
   await client.networks.remove(net.Id!);
   const pruned = await client.containers.prune({ filters: { label: `berth.test=${PREFIX}-none` } });
   assert.ok(Array.isArray(pruned.ContainersDeleted) || pruned.ContainersDeleted === null);
+});
+
+test('pipeStdio with a real daemon: attach (multiplexed) and exec with a TTY', { skip }, async () => {
+  const sink = (into: string[]) =>
+    new Writable({
+      write(c, _e, cb) {
+        into.push(c.toString());
+        cb();
+      },
+    });
+  const c = await run(['sh', '-c', 'tr a-z A-Z; echo done >&2'], {
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  try {
+    const stream = await client.containers.attach(c.Id, {
+      stream: true,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+    });
+    const out: string[] = [];
+    const err: string[] = [];
+    const piping = pipeStdio(stream, {
+      tty: false,
+      stdin: Readable.from(['abc\n', 'def\n']),
+      stdout: sink(out),
+      stderr: sink(err),
+    });
+    await client.containers.start(c.Id);
+    await piping;
+    assert.equal(out.join(''), 'ABC\nDEF\n');
+    assert.equal(err.join(''), 'done\n');
+    assert.equal((await client.containers.wait(c.Id)).StatusCode, 0);
+
+    const sleeper = await run(['sleep', '600']);
+    try {
+      await client.containers.start(sleeper.Id);
+      const e = await client.exec.create(sleeper.Id, {
+        Cmd: ['sh', '-c', 'tty; echo hi'],
+        AttachStdout: true,
+        Tty: true,
+      });
+      const s = await client.exec.start(e.Id, { Tty: true });
+      const tout: string[] = [];
+      await pipeStdio(s, { tty: true, stdout: sink(tout), stderr: sink([]) });
+      assert.match(tout.join(''), /^\/dev\/pts\/\d+\r\nhi\r\n$/);
+    } finally {
+      await client.containers.remove(sleeper.Id, { force: true });
+    }
+  } finally {
+    await client.containers.remove(c.Id, { force: true });
+  }
 });

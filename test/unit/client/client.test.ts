@@ -1,7 +1,7 @@
 // The client against berth's own server framework: transport, errors, streams, hijack, demux.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import {
   type ApiServer,
@@ -19,6 +19,7 @@ import {
   encodeQuery,
   hostFromEnv,
   parseHost,
+  pipeStdio,
   registryAuthHeader,
 } from '../../../src/client/index.js';
 import { notFound } from '../../../src/util/index.js';
@@ -246,4 +247,30 @@ test('TCP: the server listens on 127.0.0.1 and the client speaks tcp://', async 
     await tcpServer.close();
   }
   await assert.rejects(tcp.ping(), /Cannot connect to the daemon/);
+});
+
+test('pipeStdio: stdin to the stream, demuxed output to stdout/stderr, EOF half-closes', async () => {
+  const stream = await client.containers.attach('c1', {
+    stream: true,
+    stdin: true,
+    stdout: true,
+    stderr: true,
+  });
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]) =>
+    new Writable({
+      write(c, _e, cb) {
+        into.push(c.toString());
+        cb();
+      },
+    });
+  await pipeStdio(stream, {
+    tty: false,
+    stdin: Readable.from([Buffer.from('one\n'), Buffer.from('two\n')]),
+    stdout: sink(out),
+    stderr: sink(err),
+  });
+  assert.equal(out.join(''), 'ONE\nTWO\n');
+  assert.equal(err.join(''), 'bye\n');
 });
