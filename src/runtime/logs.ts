@@ -19,7 +19,7 @@ export interface ReadLogsOptions {
   follow?: boolean;
   /** Only entries at or after this time (seconds since the epoch, or a Date). */
   since?: number | Date;
-  /** Only entries before this time. */
+  /** Only entries at or before this time. */
   until?: number | Date;
   /** Only the last n lines (before following); undefined or negative = all. */
   tail?: number;
@@ -103,7 +103,7 @@ class Assembler {
     if (e.stream === 'stdout' && !this.opts.stdout) return undefined;
     if (e.stream === 'stderr' && !this.opts.stderr) return undefined;
     if (this.opts.since !== undefined && e.timeMs < this.opts.since) return undefined;
-    if (this.opts.until !== undefined && e.timeMs >= this.opts.until) return undefined;
+    if (this.opts.until !== undefined && e.timeMs > this.opts.until) return undefined;
     return e;
   }
 }
