@@ -325,6 +325,7 @@ async function readArchive(
   const links = new Map<string, string>();
   let smallTotal = 0;
   let entries = 0;
+  const finishing: Promise<void>[] = [];
   try {
     for await (const entry of ex) {
       entries++;
@@ -367,17 +368,28 @@ async function readArchive(
         const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
         const putting = svc.blobs.put(toBlob, expected);
         putting.catch(() => {}); // awaited below; fanOut failing first must not leave it unhandled
-        prestaging.push(svc.layers.prestage(toLayer));
+        const plainDigest = putting.then((r) => r.digest);
+        plainDigest.catch(() => {}); // the prestage may fail (and stop listening) first
+        prestaging.push(svc.layers.prestage(toLayer, plainDigest));
         await fanOut(entry as unknown as AsyncIterable<Buffer>, [toBlob, toLayer]);
-        const res = await putting.catch((err: unknown) => {
-          throw badRequest(`invalid archive: "${name}": ${messageOf(err)}`);
-        });
-        if (res.size !== size) throw badRequest(`invalid archive: "${name}" is truncated`);
-        if (res.created) createdBlobs.push(res.digest);
-        stored.set(name, { digest: res.digest, size: res.size });
+        // The blob's fsync and rename finish while the next entry streams in.
+        finishing.push(
+          putting.then(
+            (res) => {
+              if (res.created) createdBlobs.push(res.digest);
+              if (res.size !== size) throw badRequest(`invalid archive: "${name}" is truncated`);
+              stored.set(name, { digest: res.digest, size: res.size });
+            },
+            (err: unknown) => {
+              throw badRequest(`invalid archive: "${name}": ${messageOf(err)}`);
+            },
+          ),
+        );
       }
     }
+    await Promise.all(finishing);
   } catch (err) {
+    await Promise.allSettled(finishing);
     if (err instanceof Error && 'status' in err) throw err;
     throw badRequest(`invalid archive: ${messageOf(pipeErr ?? err)}`);
   }

@@ -26,7 +26,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { posix } from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { type Header as Headers, extract as tarExtract } from 'tar-stream';
 import { badRequest, DigestStream, internal, messageOf, run } from '../util/index.js';
 import { type Compression, decompress } from './compression.js';
@@ -58,9 +58,22 @@ const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /** Extracts `source` into `dest` (an existing, empty directory). */
-export async function applyLayer(source: Readable, dest: string): Promise<ApplyResult> {
+export interface ApplyOptions {
+  /**
+   * The sha256 of `source` as another consumer computes it (a load hashing the same bytes into the blob
+   * store). For an uncompressed layer that is the diffID, so the bytes need not be hashed twice.
+   */
+  plainDigest?: Promise<string>;
+}
+
+export async function applyLayer(
+  source: Readable,
+  dest: string,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   const { stream, compression } = await decompress(source);
-  const hasher = new DigestStream('sha256');
+  const reuse = compression === 'none' && opts.plainDigest !== undefined;
+  const hasher = reuse ? new ByteCounter() : new DigestStream('sha256');
   const ex = tarExtract();
   binaryPaxExtract(ex);
   let pipeErr: Error | undefined;
@@ -249,7 +262,20 @@ export async function applyLayer(source: Readable, dest: string): Promise<ApplyR
   await applyXattrs(dest, xattrs);
   // Directory mtimes last, deepest first, because creating children changes them.
   for (const d of dirTimes.reverse()) utimesSync(abs(d.rel), d.mtime, d.mtime);
-  return { diffId: hasher.digest(), size, tarSize: hasher.size, compression };
+  const diffId = reuse ? await opts.plainDigest! : hasher.digest();
+  return { diffId, size, tarSize: hasher.size, compression };
+}
+
+/** Counts bytes without hashing them (see ApplyOptions.plainDigest). */
+class ByteCounter extends Transform {
+  size = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.size += chunk.length;
+    done(null, chunk);
+  }
+  digest(): string {
+    return '';
+  }
 }
 
 function lstatSafe(path: string): import('node:fs').Stats | undefined {

@@ -1,5 +1,5 @@
 // Layers: apply (tar → directory), diff (directory → tar), chain IDs, the layer store and overlay snapshots.
-export { type ApplyResult, applyLayer } from './apply.js';
+export { type ApplyOptions, type ApplyResult, applyLayer } from './apply.js';
 export { chainId, chainIds } from './chain.js';
 export { type Compression, decompress, detectCompression } from './compression.js';
 export { type TarOptions, type TarResult, tarDirectory } from './diff.js';

@@ -157,9 +157,9 @@ export class LayerStore {
    * comes last); a later ensure() for its diffID adopts the directory instead of unpacking again.
    * Never throws: content that is not a valid layer is simply not prestaged.
    */
-  async prestage(source: Readable): Promise<PrestagedLayer | undefined> {
+  async prestage(source: Readable, plainDigest?: Promise<string>): Promise<PrestagedLayer | undefined> {
     try {
-      const staged = await this.stage(source);
+      const staged = await this.stage(source, plainDigest);
       this.prestaged.push(staged);
       return staged;
     } catch {
@@ -195,11 +195,11 @@ export class LayerStore {
     return this.commit(staged, parent);
   }
 
-  private async stage(source: Readable): Promise<Staged> {
+  private async stage(source: Readable, plainDigest?: Promise<string>): Promise<Staged> {
     const tmp = join(this.layersDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true });
     try {
-      const r = await applyLayer(source, join(tmp, 'diff'));
+      const r = await applyLayer(source, join(tmp, 'diff'), plainDigest ? { plainDigest } : {});
       return { tmp, diffId: r.diffId, size: r.size, tarSize: r.tarSize };
     } catch (err) {
       source.destroy();
