@@ -182,7 +182,7 @@ export class OciRuntime {
       if (/does not exist|not found|no such file/i.test(msg) && !/exec/.test(what)) {
         throw notFound(`No such container: ${args[args.length - 1]}`);
       }
-      if (/not running|container not running|paused|is not paused|cannot (pause|resume)/i.test(msg)) {
+      if (/not running|already running|has stopped|paused|cannot (pause|resume)/i.test(msg)) {
         throw conflict(`cannot ${what} container ${args[args.length - 1]}: ${msg}`);
       }
       throw internal(`${what} failed: ${msg}`);

@@ -250,8 +250,15 @@ test('kill: SIGKILL → 137; SIGTERM through --init → 143', { skip }, async ()
   const c = newContainer();
   await createCtr(c, { Cmd: ['sleep', '100'] });
   await rt!.start(c.id);
+  await assert.rejects(rt!.start(c.id), (e: { status?: number }) => e.status === 409);
   await rt!.kill(c.id, 'KILL');
   assert.equal((await waitExit(c.id, c.dir)).exitCode, 137);
+  await assert.rejects(rt!.kill(c.id, 'KILL'), (e: { status?: number }) => e.status === 409);
+  await assert.rejects(rt!.start(c.id), (e: { status?: number }) => e.status === 409);
+  await assert.rejects(
+    rt!.kill('berthrt-does-not-exist', 'KILL'),
+    (e: { status?: number }) => e.status === 404,
+  );
   const d = newContainer();
   await createCtr(d, { Cmd: ['sleep', '100'] }, { Init: true });
   await rt!.start(d.id);
