@@ -94,6 +94,20 @@ export function formatRows(
 export function inspectJson(objects: readonly unknown[]): string {
   return `${JSON.stringify(objects, null, 4)}\n`;
 }
+
+/**
+ * `docker inspect --format`: the template once per object, each followed by a newline (`\t` is not an escape
+ * here, unlike the list commands); JSON without a format.
+ */
+export function formatInspect(
+  objects: readonly unknown[],
+  format?: string,
+  funcs?: Record<string, TemplateFunc>,
+): string {
+  if (!format) return inspectJson(objects);
+  const tmpl = parseTemplate(format, { funcs });
+  return objects.map((o) => `${tmpl.execute(o)}\n`).join('');
+}
 export {
   containerRow,
   familiarName,

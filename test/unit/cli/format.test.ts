@@ -8,6 +8,7 @@ import {
   displayJsonMessages,
   ellipsis,
   formatCommand,
+  formatInspect,
   formatPorts,
   formatRows,
   goQuote,
@@ -320,6 +321,18 @@ test('formatRows: table headers, escapes, json and plain formats', () => {
   assert.equal(defaultHeader('CreatedAt'), 'CREATED AT');
   assert.equal(defaultHeader('ID'), 'ID');
   assert.equal(inspectJson([{ a: 1 }]), '[\n    {\n        "a": 1\n    }\n]\n');
+  assert.equal(
+    formatInspect(
+      [
+        { Id: 'x', State: { Status: 'up' } },
+        { Id: 'y', State: {} },
+      ],
+      '{{.Id}}\\t{{.State.Status}}',
+    ),
+    // like docker inspect, `\t` stays literal
+    'x\\tup\ny\\t<no value>\n',
+  );
+  assert.equal(formatInspect([{ a: 1 }]), inspectJson([{ a: 1 }]));
 });
 
 test('progress bars (JSONProgress.String)', () => {
