@@ -128,10 +128,9 @@ function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-/** The runtime to use: `preferred` if it works here, else runc. Throws 500 if none is installed. */
+/** The runtime binary: runc unless `preferred` names another; crun is refused (400) where it cannot run. 500 if missing. */
 export function pickRuntime(preferred?: string): string {
   if (preferred === 'crun' && !crunUsable()) {
-    // fall back silently only when nothing was asked for explicitly
     throw badRequest('crun cannot run containers on this host (it needs cgroup v2); use runc');
   }
   const path = findBinary(preferred ?? 'runc');
