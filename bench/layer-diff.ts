@@ -68,6 +68,9 @@ async function main(): Promise<void> {
       `${label}: ${results[name]!.toFixed(2)} s median of ${rounds}, ${(sizes[name]! / 1048576).toFixed(0)} MB`,
     );
   }
+  console.log(
+    `ratio berth(-1)/tar|gzip(-6): ${(results['berth-1']! / results['ref-6']!).toFixed(2)} (below 1 = berth faster; -6 is Go gzip's default)`,
+  );
   console.log(`ratio berth(-1)/tar|gzip(-1): ${(results['berth-1']! / results['ref-1']!).toFixed(2)}`);
   console.log(`ratio berth(-6)/tar|gzip(-6): ${(results['berth-6']! / results['ref-6']!).toFixed(2)}`);
 }
