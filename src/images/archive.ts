@@ -233,9 +233,9 @@ export async function loadImages(svc: ImageService, source: Readable): Promise<{
     await Promise.all(prestaging);
     const loaded =
       files.small.has('manifest.json') && !files.small.has('index.json')
-        ? await loadDocker(svc, files, registered)
+        ? await loadDocker(svc, files, registered, createdBlobs)
         : files.small.has('index.json')
-          ? await loadOci(svc, files, registered)
+          ? await loadOci(svc, files, registered, createdBlobs)
           : undefined;
     if (!loaded) {
       throw badRequest(
@@ -454,7 +454,7 @@ async function layerDescriptor(
   files: ArchiveFiles,
   name: string,
   diffId: string,
-  createdBlobs?: string[],
+  createdBlobs: string[],
 ): Promise<Descriptor> {
   const n = resolveName(files, name);
   let stored = files.stored.get(n);
@@ -462,7 +462,7 @@ async function layerDescriptor(
     const buf = files.small.get(n);
     if (!buf) throw badRequest(`invalid archive: layer "${name}" is missing`);
     const res = await svc.blobs.putBytes(buf);
-    createdBlobs?.push(res.digest);
+    if (res.created) createdBlobs.push(res.digest);
     stored = { digest: res.digest, size: res.size };
   }
   // The media type follows the bytes (docker-archive layer.tar files are usually plain tar).
@@ -473,7 +473,12 @@ async function layerDescriptor(
   return { mediaType, digest: stored.digest, size: stored.size };
 }
 
-async function loadDocker(svc: ImageService, files: ArchiveFiles, registered: string[]): Promise<string[]> {
+async function loadDocker(
+  svc: ImageService,
+  files: ArchiveFiles,
+  registered: string[],
+  createdBlobs: string[],
+): Promise<string[]> {
   const manifest = parseJson<unknown>(files.small.get('manifest.json')!, 'manifest.json');
   if (!Array.isArray(manifest)) throw badRequest('invalid archive: manifest.json is not an array');
   const loaded: string[] = [];
@@ -495,7 +500,7 @@ async function loadDocker(svc: ImageService, files: ArchiveFiles, registered: st
     }
     const layers: Descriptor[] = [];
     for (const [j, l] of (entry.Layers as string[]).entries())
-      layers.push(await layerDescriptor(svc, files, l, diffIds[j]!));
+      layers.push(await layerDescriptor(svc, files, l, diffIds[j]!, createdBlobs));
     const tags = Array.isArray(entry.RepoTags) ? (entry.RepoTags as string[]) : [];
     const full = tags.map((t) => {
       try {
@@ -513,7 +518,12 @@ async function loadDocker(svc: ImageService, files: ArchiveFiles, registered: st
   return loaded;
 }
 
-async function loadOci(svc: ImageService, files: ArchiveFiles, registered: string[]): Promise<string[]> {
+async function loadOci(
+  svc: ImageService,
+  files: ArchiveFiles,
+  registered: string[],
+  createdBlobs: string[],
+): Promise<string[]> {
   const layout = files.small.get('oci-layout');
   if (layout) {
     const v = parseJson<{ imageLayoutVersion?: string }>(layout, 'oci-layout');
@@ -556,7 +566,7 @@ async function loadOci(svc: ImageService, files: ArchiveFiles, registered: strin
       const n = resolveName(files, `blobs/${l.digest.replace(':', '/')}`);
       if (!files.stored.has(n) && !files.small.has(n))
         throw badRequest(`invalid archive: layer blob ${l.digest} is missing`);
-      const d = await layerDescriptor(svc, files, n, diffIds[j] ?? '');
+      const d = await layerDescriptor(svc, files, n, diffIds[j] ?? '', createdBlobs);
       if (d.digest !== l.digest)
         throw badRequest(`invalid archive: layer blob ${l.digest} does not match its digest`);
       layers.push({ ...l, size: d.size });
