@@ -97,6 +97,11 @@ export async function applyLayer(
     if (keepDir && st.isDirectory()) return;
     rmSync(abs(rel), { recursive: true, force: true });
     forget(known, rel);
+    // Deferred work for what was just removed must not follow whatever replaces it (maybe a symlink).
+    const gone = (r: string) => r === rel || r.startsWith(`${rel}/`);
+    for (let i = specials.length - 1; i >= 0; i--) if (gone(specials[i]!.rel)) specials.splice(i, 1);
+    for (let i = dirTimes.length - 1; i >= 0; i--) if (gone(dirTimes[i]!.rel)) dirTimes.splice(i, 1);
+    for (const k of [...xattrs.keys()]) if (gone(k)) xattrs.delete(k);
   };
 
   try {
@@ -258,6 +263,10 @@ export async function applyLayer(
   });
   if (pipeErr) throw badRequest(`invalid layer tar: ${pipeErr.message}`, pipeErr);
 
+  // Defence in depth: nothing deferred may pass through a symlink, whatever the entries did meanwhile.
+  for (const sp of specials) assertRealParents(dest, sp.rel);
+  for (const rel of xattrs.keys()) if (rel !== '.') assertRealParents(dest, rel);
+  for (const d of dirTimes) if (d.rel) assertRealParents(dest, `${d.rel}/x`);
   await createSpecials(dest, specials);
   await applyXattrs(dest, xattrs);
   // Directory mtimes last, deepest first, because creating children changes them.
@@ -275,6 +284,20 @@ class ByteCounter extends Transform {
   }
   digest(): string {
     return '';
+  }
+}
+
+function assertRealParents(dest: string, rel: string): void {
+  const parts = rel.split('/');
+  let cur = dest;
+  for (let i = 0; i < parts.length - 1; i++) {
+    cur = `${cur}/${parts[i]}`;
+    const st = lstatSafe(cur);
+    if (!st || st.isSymbolicLink() || !st.isDirectory()) {
+      throw badRequest(
+        `unsafe tar entry "${rel}": parent "${parts.slice(0, i + 1).join('/')}" is not a directory`,
+      );
+    }
   }
 }
 

@@ -296,3 +296,30 @@ test('binary xattr values survive apply and diff byte for byte', async () => {
     t.cleanup();
   }
 });
+
+test('safe extraction: deferred nodes, xattrs and times never follow a directory later replaced by a symlink', async () => {
+  const t = tempDir();
+  try {
+    const dest = join(t.path, 'layer');
+    const outside = join(t.path, 'outside');
+    mkdirSync(dest);
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'victim'), 'original');
+    const before = lstatSync(outside);
+    const tar = await makeTar([
+      { name: 'a/', type: 'directory', mtime: new Date(0) },
+      { name: 'a/fifo', type: 'fifo' },
+      { name: 'a/dev', type: 'character-device' },
+      { name: 'a/.wh..wh..opq' },
+      { name: 'a', type: 'symlink', linkname: outside },
+    ]);
+    await applyLayer(Readable.from([tar]), dest);
+    assert.ok(lstatSync(join(dest, 'a')).isSymbolicLink());
+    assert.deepEqual(execFileSync('ls', ['-A', outside]).toString().trim().split('\n'), ['victim']);
+    const after = lstatSync(outside);
+    assert.equal(after.mtimeMs, before.mtimeMs);
+    assert.equal(execFileSync('getfattr', ['-d', '-m', '-', outside]).toString(), '');
+  } finally {
+    t.cleanup();
+  }
+});
