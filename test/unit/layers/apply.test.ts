@@ -12,9 +12,10 @@ import { tempDir } from '../../helpers/index.js';
 
 type Entry = {
   name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device';
   body?: string;
   linkname?: string;
+  mtime?: Date;
 };
 
 async function makeTar(entries: Entry[]): Promise<Buffer> {
@@ -27,7 +28,13 @@ async function makeTar(entries: Entry[]): Promise<Buffer> {
   for (const e of entries) {
     await new Promise<void>((res, rej) =>
       p.entry(
-        { name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: 0o644 },
+        {
+          name: e.name,
+          type: e.type ?? 'file',
+          linkname: e.linkname,
+          mode: 0o644,
+          ...(e.mtime ? { mtime: e.mtime } : {}),
+        },
         e.body ?? '',
         (err) => (err ? rej(err) : res()),
       ),
