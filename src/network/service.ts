@@ -165,9 +165,7 @@ export class NetworkService {
       await this.removeStrayLinks();
       for (const net of this.networks.values()) {
         if (net.driver !== 'bridge') continue;
-        const needed =
-          net.predefined || Object.keys(net.endpoints).length > 0 || (await linkExists(net.bridge));
-        if (needed) await this.materialize(net);
+        await this.materialize(net);
         for (const ep of Object.values(net.endpoints)) await this.readopt(net, ep);
       }
       await this.syncRules();
@@ -381,6 +379,8 @@ export class NetworkService {
       for (const n of this.networks.values()) {
         if (n.bridge === bridge) throw conflict(`bridge name ${bridge} is already used by network ${n.name}`);
       }
+      if (await linkExists(bridge))
+        throw conflict(`a network interface named ${bridge} already exists on the host`);
       const rec: NetworkRecord = {
         id,
         name,
@@ -399,8 +399,19 @@ export class NetworkService {
         predefined: false,
         endpoints: {},
       };
-      await this.save(rec);
-      await this.syncRules();
+      // Like Docker, the bridge (and its DNS) exist from creation on: the subnet is visibly taken.
+      try {
+        await this.save(rec);
+        await this.materialize(rec);
+        await this.syncRules();
+      } catch (err) {
+        await this.stopDns(rec.id).catch(() => {});
+        await deleteLink(rec.bridge).catch(() => {});
+        await rm(join(this.dir, `${rec.id}.json`), { force: true });
+        this.networks.delete(rec.id);
+        await this.syncRules().catch(() => {});
+        throw err;
+      }
       return { Id: id, Warning: '' };
     });
   }

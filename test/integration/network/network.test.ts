@@ -558,3 +558,27 @@ test('after a restart, DNS answers again and the published port still serves', {
     }
   });
 });
+
+test('auto-allocated subnets avoid subnets already routed on the host (another daemon, another network)', {
+  skip,
+}, async () => {
+  await withFixture(async (f) => {
+    const g = await makeFixture();
+    try {
+      await f.svc.create({ Name: `${f.tag}-auto` });
+      await g.svc.create({ Name: `${g.tag}-auto` });
+      const a = f.svc.inspect(`${f.tag}-auto`).IPAM.Config[0]!.Subnet!;
+      const b = g.svc.inspect(`${g.tag}-auto`).IPAM.Config[0]!.Subnet!;
+      assert.notEqual(a, b, 'the second service sees the first one bridge route');
+      assert.match(a, /^10\.20[23]\.\d+\.0\/24$/);
+      // A bridge name already present on the host is refused, and nothing is left of the attempt.
+      await assert.rejects(
+        g.svc.create({ Name: `${g.tag}-dup`, Options: { 'com.docker.network.bridge.name': `${f.tag}0` } }),
+        { status: 409 },
+      );
+      assert.throws(() => g.svc.inspect(`${g.tag}-dup`), { status: 404 });
+    } finally {
+      assert.deepEqual(await g.teardown(), []);
+    }
+  });
+});
