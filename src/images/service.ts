@@ -339,35 +339,38 @@ export class ImageService {
 
   // ---- remove / prune ----
 
+  /**
+   * `docker rmi`, following Docker's rules: a reference is untagged first and the image goes only with
+   * its last reference; an image a container uses needs force; one with child images is kept.
+   */
   async remove(refOrId: string, opts: RemoveOptions = {}): Promise<ImageDeleteResponseItem[]> {
     const rec = this.resolve(refOrId);
     const items: ImageDeleteResponseItem[] = [];
     const inUse = opts.isInUse?.(rec.id) ?? false;
-    const byRef = !isIdLike(refOrId, rec);
-    if (byRef) {
+    let removedRef = false;
+    if (!isIdLike(refOrId, rec)) {
       const ref = parseNormalizedTagged(refOrId);
       const name = ref.digest ? `${fullName(ref)}@${ref.digest}` : formatReference(ref);
-      const isTag = rec.repoTags.includes(name);
-      const isDigest = rec.repoDigests.includes(name);
       const refs = rec.repoTags.length + rec.repoDigests.length;
-      if (refs > 1 || (!isTag && !isDigest) || (inUse && !opts.force)) {
-        if (refs <= 1 && inUse && !opts.force) {
-          throw conflict(
-            `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${inUseName(inUse)} is using its referenced image ${shortId(rec.id)}`,
-          );
-        }
-        if (isTag || isDigest) {
-          await this.records.save({
-            ...rec,
-            repoTags: rec.repoTags.filter((t) => t !== name),
-            repoDigests: rec.repoDigests.filter((d) => d !== name),
-          });
-          items.push({ Untagged: familiarString(ref.digest ? { ...ref, tag: undefined } : ref) });
-        }
-        if (refs > 1) return items;
+      if (refs <= 1 && inUse && !opts.force) {
+        // Untagging would leave an image a container uses dangling: Docker asks for force.
+        throw conflict(
+          `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${inUseName(inUse)} is using its referenced image ${shortId(rec.id)}`,
+        );
+      }
+      if (rec.repoTags.includes(name) || rec.repoDigests.includes(name)) {
+        const left = {
+          ...rec,
+          repoTags: rec.repoTags.filter((t) => t !== name),
+          repoDigests: rec.repoDigests.filter((d) => d !== name),
+        };
+        await this.records.save(left);
+        items.push({ Untagged: familiarString(ref.digest ? { ...ref, tag: undefined } : ref) });
+        if (left.repoTags.length + left.repoDigests.length > 0) return items;
+        removedRef = true;
       }
     } else if (!opts.force) {
-      if (rec.repoTags.length + rec.repoDigests.length > 1 && new Set(rec.repoTags.map(repoOf)).size > 1) {
+      if (new Set([...rec.repoTags, ...rec.repoDigests].map(repoOf)).size > 1) {
         throw conflict(
           `conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`,
         );
@@ -378,10 +381,9 @@ export class ImageService {
         );
       }
     }
-    const children = this.records.all().filter((r) => r.parent === rec.id);
-    if (children.length > 0) {
-      const cur = this.records.get(rec.id);
-      if (cur && cur.repoTags.length === 0 && byRef) return items;
+    if (this.records.all().some((r) => r.parent === rec.id)) {
+      // Untagged by name, the image stays as its children's parent; by ID this cannot be forced.
+      if (removedRef) return items;
       throw conflict(
         `conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image has dependent child images`,
       );

@@ -126,7 +126,13 @@ test('tag, list with filters, commit with history, remove and prune', { skip }, 
     return true;
   });
   assert.deepEqual(await svc.remove('localhost:5000/me/bb:v1'), [{ Untagged: 'localhost:5000/me/bb:v1' }]);
-  await assert.rejects(svc.remove('busybox'), /dependent child images/);
+  await assert.rejects(
+    svc.remove(svc.resolve('busybox').id),
+    /cannot be forced\) - image has dependent child images/,
+  );
+  // By name, the parent is only untagged and stays for its child.
+  await svc.tag('busybox', 'parent:tmp');
+  assert.deepEqual(await svc.remove('parent:tmp'), [{ Untagged: 'parent:tmp' }]);
   assert.equal(svc.layers.list().length, 2);
   const removed = await svc.remove('child:1');
   assert.deepEqual(removed, [{ Untagged: 'child:1' }, { Deleted: child.id }]);
@@ -146,6 +152,29 @@ test('tag, list with filters, commit with history, remove and prune', { skip }, 
   assert.equal((await svc.list({ filters: { dangling: ['true'] } }))[0]!.Id, dangling.id);
   const pruned = await svc.prune();
   assert.deepEqual(pruned.ImagesDeleted, [{ Deleted: dangling.id }]);
+  assert.ok(svc.find('busybox'));
+});
+
+test("rmi of a parent's only tag untags it and keeps it for the child; then both go", { skip }, async () => {
+  const parent = await svc.commit({ parent: 'busybox', changes: ['ENV LEVEL=1'], tag: 'solo:1' });
+  const child = await svc.commit({ parent: 'solo:1', changes: ['ENV LEVEL=2'], tag: 'solo-child:1' });
+  assert.deepEqual(await svc.remove('solo:1'), [{ Untagged: 'solo:1' }]);
+  assert.ok(svc.find(parent.id));
+  // Hidden from the default list as an intermediate, shown with all.
+  assert.equal(
+    (await svc.list()).some((i) => i.Id === parent.id),
+    false,
+  );
+  assert.equal(
+    (await svc.list({ all: true })).some((i) => i.Id === parent.id),
+    true,
+  );
+  // Removing the child prunes the now unused untagged parent too.
+  assert.deepEqual(await svc.remove('solo-child:1'), [
+    { Untagged: 'solo-child:1' },
+    { Deleted: child.id },
+    { Deleted: parent.id },
+  ]);
   assert.ok(svc.find('busybox'));
 });
 
