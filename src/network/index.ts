@@ -48,6 +48,7 @@ export type {
   NetworkContainer,
   NetworkFilters,
   NetworkInspect,
+  NetworkSettings,
   PortBinding,
   PortMap,
   PortSet,

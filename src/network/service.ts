@@ -60,6 +60,7 @@ import type {
   NetworkFilters,
   NetworkInspect,
   NetworkRecord,
+  NetworkSettings,
   PortMap,
   PortSet,
   PublishedPort,
@@ -438,12 +439,13 @@ export class NetworkService {
     );
   }
 
+  /** `GET /networks`: like inspect, but `Containers` is empty as in Docker since API 1.28. */
   list(filters: FilterInput = {}): NetworkInspect[] {
     const f = normalizeFilters(filters);
     return [...this.networks.values()]
       .filter((n) => matches(n, f))
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((n) => this.toInspect(n));
+      .map((n) => ({ ...this.toInspect(n), Containers: {} }));
   }
 
   inspect(ref: string): NetworkInspect {
@@ -582,6 +584,8 @@ export class NetworkService {
       lookup: (name: string, clientIp: string) => this.lookupName(netId, name, clientIp),
       reverse: (ip: string, clientIp: string) => this.reverseName(netId, ip, clientIp),
       upstreams: (clientIp: string) => {
+        // An internal network has no way out, so its DNS does not forward either (as Docker's).
+        if (this.networks.get(netId)?.internal) return [];
         const ep = this.endpointByIp(netId, clientIp);
         return ep && ep.dns.length > 0 ? ep.dns : upstreamResolvers(readHostResolvConf());
       },
@@ -918,6 +922,35 @@ export class NetworkService {
     for (const { net, ep } of this.endpointsOfContainer(containerId))
       out[net.name] = this.toEndpointSettings(net, ep);
     return out;
+  }
+
+  /**
+   * `NetworkSettings` of `GET /containers/{id}/json` (swagger `NetworkSettings`): per-network
+   * endpoints, ports, and the legacy top-level fields taken from the default `bridge` endpoint.
+   */
+  networkSettings(containerId: string, exposed: PortSet = {}): NetworkSettings {
+    const networks = this.endpointsOf(containerId);
+    const def = networks.bridge;
+    return {
+      Bridge: '',
+      SandboxID: existsSync(this.sandboxPath(containerId)) ? containerId : '',
+      SandboxKey: existsSync(this.sandboxPath(containerId)) ? this.sandboxPath(containerId) : '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Ports: this.portsOf(containerId, exposed),
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: def?.EndpointID ?? '',
+      Gateway: def?.Gateway ?? '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: def?.IPAddress ?? '',
+      IPPrefixLen: def?.IPPrefixLen ?? 0,
+      IPv6Gateway: '',
+      MacAddress: def?.MacAddress ?? '',
+      Networks: networks,
+    };
   }
 
   /** `NetworkSettings.Ports` for a container (exposed ports without a binding map to null). */

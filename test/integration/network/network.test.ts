@@ -284,6 +284,8 @@ test('network errors: duplicates, overlaps, in use, missing, predefined', { skip
       ['bridge', 'host', 'none'],
     );
     assert.throws(() => f.svc.list({ bogus: ['x'] }), { status: 400 });
+    assert.deepEqual(f.svc.list({ name: [`${f.tag}-l1`] })[0]?.Containers, {});
+    assert.throws(() => f.svc.list({ type: ['weird'] }), { status: 400 });
     const pruned = await f.svc.prune({ label: ['team=b'] });
     assert.deepEqual(pruned.NetworksDeleted, [`${f.tag}-l2`]);
   });
@@ -304,6 +306,10 @@ test('an --internal network has no route out; different networks are isolated', 
     assert.ok(!routes.includes('default'), `no default route: ${routes}`);
     const out = await f.exec('a', ['busybox', 'wget', '-q', '-O', '/dev/null', 'http://203.0.113.80/']);
     assert.notEqual(out.code, 0, 'internal network cannot reach outside');
+    f.setResolvConf('a', f.svc.resolvConfFor([a]));
+    const ext = await f.exec('a', ['busybox', 'nslookup', 'deb.debian.org']);
+    assert.notEqual(ext.code, 0, `an internal network's DNS does not forward: ${ext.out}`);
+    assert.equal((await f.exec('a', ['busybox', 'nslookup', 'a'])).code, 0, 'but answers its own names');
 
     await f.svc.connect(other, { containerId: cid(), containerName: 'b', netnsPath: f.netns('b') });
     const c = await f.svc.connect(other, { containerId: cid(), containerName: 'c', netnsPath: f.netns('c') });
@@ -501,6 +507,11 @@ test('sandboxFor: host, none, container: and network modes; stray links are remo
     });
     assert.equal(ep.DNSNames, null, 'no embedded DNS on the default bridge');
     assert.equal(ep.Gateway, f.svc.hostGateway());
+    const settings = f.svc.networkSettings(b, { '80/tcp': {} });
+    assert.equal(settings.IPAddress, ep.IPAddress, 'legacy top-level fields come from the default bridge');
+    assert.equal(settings.SandboxKey, viaDefault.netnsPath);
+    assert.deepEqual(settings.Ports, { '80/tcp': null });
+    assert.deepEqual(Object.keys(settings.Networks), ['bridge']);
     assert.ok(!f.svc.resolvConfFor([ep]).includes(ep.Gateway), 'default bridge uses the host resolvers');
     await f.svc.disconnectAll(b);
     await f.svc.destroySandbox(b);
