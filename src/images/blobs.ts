@@ -156,16 +156,25 @@ export class BlobStore {
 
 /** A writable that writes to an open file handle (keeps the fd so the caller can fsync). */
 function fileSink(fh: import('node:fs/promises').FileHandle): Writable {
+  // A short write (disk full) must fail the put, not leave a truncated file named by the full digest.
+  const writeAll = async (buf: Buffer) => {
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      if (bytesWritten <= 0) throw new Error('short write while storing a blob');
+      off += bytesWritten;
+    }
+  };
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
-      fh.write(chunk).then(
+      writeAll(chunk).then(
         () => cb(),
         (e: Error) => cb(e),
       );
     },
     writev(chunks, cb) {
-      fh.writev(chunks.map((c) => c.chunk as Buffer)).then(
+      writeAll(Buffer.concat(chunks.map((c) => c.chunk as Buffer))).then(
         () => cb(),
         (e: Error) => cb(e),
       );
