@@ -87,6 +87,8 @@ export interface NetworkServiceOptions {
 export const DEFAULT_SUBNET = '10.201.0.0/16';
 export const DEFAULT_POOL = '10.202.0.0/15';
 const PREDEFINED = ['bridge', 'host', 'none'];
+/** Names `create` refuses: the predefined ones and `default` (NetworkMode for the default bridge). */
+const RESERVED = [...PREDEFINED, 'default'];
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 // Subnets Docker and Podman pick by default; auto-allocation steers clear of them too.
@@ -299,6 +301,8 @@ export class NetworkService {
   /** Docker's lookup order: full id, exact name, then a unique id prefix. */
   private find(ref: string): NetworkRecord {
     if (typeof ref !== 'string' || ref === '') throw notFound(`network ${ref} not found`);
+    // NetworkMode "default" is the default bridge on Linux.
+    if (ref === 'default') ref = 'bridge';
     const byId = this.networks.get(ref);
     if (byId) return byId;
     const byName = this.findByName(ref);
@@ -323,8 +327,7 @@ export class NetworkService {
           `invalid network name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
         );
       }
-      if (PREDEFINED.includes(name))
-        throw forbidden(`${name} is a pre-defined network and cannot be created`);
+      if (RESERVED.includes(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
       if (this.findByName(name)) throw conflict(`network with name ${name} already exists`);
       const driver = opts.Driver ?? 'bridge';
       if (driver !== 'bridge') {
@@ -733,9 +736,12 @@ export class NetworkService {
         if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(a))
           throw badRequest(`invalid alias ${JSON.stringify(a)}`);
       }
-      const dns = opts.dns ?? [];
-      for (const d of dns)
-        if (isIP(d) !== 4) throw badRequest(`invalid DNS server address ${JSON.stringify(d)}`);
+      for (const d of opts.dns ?? []) {
+        if (typeof d !== 'string' || isIP(d) === 0)
+          throw badRequest(`invalid DNS server address ${JSON.stringify(d)}`);
+      }
+      // The embedded DNS forwards over IPv4 only; IPv6 `--dns` servers are kept out of its upstreams.
+      const dns = (opts.dns ?? []).filter((d) => isIP(d) === 4);
 
       const existing = net.endpoints[opts.containerId];
       if (existing) {

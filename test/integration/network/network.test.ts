@@ -259,6 +259,8 @@ test('network errors: duplicates, overlaps, in use, missing, predefined', { skip
     });
     await assert.rejects(f.svc.remove('bridge'), { status: 403 });
     await assert.rejects(f.svc.remove('host'), { status: 403 });
+    await assert.rejects(f.svc.create({ Name: 'default' }), { status: 403 });
+    assert.equal(f.svc.inspect('default').Name, 'bridge', 'NetworkMode default is the bridge network');
 
     // Connecting twice is idempotent.
     const again = await f.svc.connect(n1, {
