@@ -21,6 +21,7 @@ export {
   type RegisterOptions,
   type RemoveOptions,
   type ResolvedImage,
+  validateConfig,
 } from './service.js';
 export type { ArchiveFormat, DebianOptions };
 

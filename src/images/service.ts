@@ -13,7 +13,7 @@ import {
   ParallelGzip,
   tarDirectory,
 } from '../layers/index.js';
-import { badRequest, conflict, DigestStream, notFound, shortId } from '../util/index.js';
+import { badRequest, conflict, DigestStream, isDigest, notFound, sha256, shortId } from '../util/index.js';
 import type {
   HistoryResponseItem,
   ImageDeleteResponseItem,
@@ -519,21 +519,20 @@ export class ImageService {
    * (shared by chain ID), writes the manifest if none was given, and records the image with its tags.
    */
   async registerImage(opts: RegisterOptions): Promise<ImageRecord> {
-    const configBlob = await this.blobs.putBytes(opts.config);
-    const id = configBlob.digest;
-    let cfg: ImageConfig;
-    try {
-      cfg = JSON.parse(opts.config.toString('utf8')) as ImageConfig;
-    } catch (err) {
-      throw badRequest(`image config ${id} is not valid JSON: ${(err as Error).message}`);
-    }
-    const diffIds = cfg.rootfs?.diff_ids;
-    if (!Array.isArray(diffIds)) throw badRequest(`image config ${id}: rootfs.diff_ids is missing`);
+    const id = sha256(opts.config);
+    const cfg = validateConfig(opts.config, id);
+    const diffIds = cfg.rootfs.diff_ids;
     if (diffIds.length !== opts.layers.length) {
       throw badRequest(
         `image config ${id} lists ${diffIds.length} diff_ids but the manifest has ${opts.layers.length} layers`,
       );
     }
+    for (const [i, l] of opts.layers.entries()) {
+      if (!l || typeof l.digest !== 'string' || !isDigest(l.digest)) {
+        throw badRequest(`manifest of image ${id}: layers[${i}].digest is not a valid digest`);
+      }
+    }
+    const configBlob = await this.blobs.putBytes(opts.config, id);
     const chains = chainIds(diffIds);
     // Layers unpack independently of each other (each into its own directory), so run a few at once.
     const infos = await this.unpackAll(opts.layers, diffIds, chains).catch(async (err: unknown) => {
@@ -689,6 +688,37 @@ export class ImageService {
 }
 
 // ---- helpers ----
+
+/** Parses an image config and checks the fields berth relies on, naming the JSON path that is wrong. */
+export function validateConfig(bytes: Buffer, id: string): ImageConfig {
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw badRequest(`image config ${id} is not valid JSON: ${(err as Error).message}`);
+  }
+  const bad = (path: string, what: string) => badRequest(`image config ${id}: ${path} ${what}`);
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw bad('(root)', 'must be an object');
+  const c = cfg as Record<string, unknown>;
+  if (typeof c.architecture !== 'string') throw bad('.architecture', 'must be a string');
+  if (typeof c.os !== 'string') throw bad('.os', 'must be a string');
+  const rootfs = c.rootfs as Record<string, unknown> | undefined;
+  if (typeof rootfs !== 'object' || rootfs === null) throw bad('.rootfs', 'is missing');
+  if (rootfs.type !== 'layers') throw bad('.rootfs.type', 'must be "layers"');
+  if (!Array.isArray(rootfs.diff_ids)) throw bad('.rootfs.diff_ids', 'must be an array');
+  for (const [i, d] of (rootfs.diff_ids as unknown[]).entries()) {
+    if (typeof d !== 'string' || !isDigest(d)) throw bad(`.rootfs.diff_ids[${i}]`, 'is not a valid digest');
+  }
+  if (
+    c.config !== undefined &&
+    c.config !== null &&
+    (typeof c.config !== 'object' || Array.isArray(c.config))
+  ) {
+    throw bad('.config', 'must be an object');
+  }
+  if (c.history !== undefined && !Array.isArray(c.history)) throw bad('.history', 'must be an array');
+  return cfg as ImageConfig;
+}
 
 async function mapLimit<T, R>(
   items: readonly T[],
