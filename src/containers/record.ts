@@ -110,7 +110,7 @@ export type ContainerStatus =
   | 'dead';
 
 export interface HealthState {
-  Status: 'starting' | 'healthy' | 'unhealthy' | 'none';
+  Status: 'starting' | 'healthy' | 'unhealthy';
   FailingStreak: number;
   Log: { Start: string; End: string; ExitCode: number; Output: string }[];
 }

@@ -18,6 +18,12 @@ export interface DaemonConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Registries reachable over plain http besides localhost and 127.0.0.0/8. */
   insecureRegistries: string[];
+  /** The default bridge network's Linux bridge and subnet, and the pool user networks draw from. */
+  bridge?: string;
+  bridgeSubnet?: string;
+  networkPool?: string;
+  /** Prefix of berth's iptables chains and network namespace names (tests run beside each other). */
+  netPrefix?: string;
 }
 
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
@@ -42,6 +48,10 @@ const KNOWN_KEYS: Record<string, keyof DaemonConfig> = {
   runtime: 'runtime',
   'log-level': 'logLevel',
   'insecure-registries': 'insecureRegistries',
+  bridge: 'bridge',
+  bip: 'bridgeSubnet',
+  'default-address-pool': 'networkPool',
+  'net-prefix': 'netPrefix',
 };
 
 /** Reads a daemon.json (Docker's key names where they exist); a missing default file is not an error. */

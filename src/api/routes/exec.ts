@@ -1,0 +1,53 @@
+// Exec routes of the Engine API.
+import type { ExecConfig, ExecService } from '../../containers/exec.js';
+import { badRequest } from '../../util/index.js';
+import { hijack, muxWriter, type Router } from '../index.js';
+
+export function registerExecRoutes(router: Router, execs: ExecService): void {
+  router.post('/containers/:id/exec', async (req) => {
+    const body = await req.json<ExecConfig>();
+    return { status: 201, json: execs.create(req.params.id!, body) };
+  });
+
+  router.get('/exec/:id/json', (req) => ({ json: execs.inspect(req.params.id!) }));
+
+  router.post('/exec/:id/resize', async (req) => {
+    const exec = execs.get(req.params.id!);
+    if (!exec.handle) throw badRequest(`exec ${exec.ID} is not running`);
+    await exec.handle.resize({ height: req.int('h', 0)!, width: req.int('w', 0)! });
+    return { status: 200 };
+  });
+
+  router.post('/exec/:id/start', async (req) => {
+    const body = await req.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>();
+    const detach = !!body.Detach;
+    const exec = execs.get(req.params.id!);
+    const tty = body.Tty ?? !!exec.Config.Tty;
+    if (detach) {
+      await execs.start(exec.ID, { detach: true, tty });
+      return { status: 200, body: '' };
+    }
+    const { handle } = await execs.start(exec.ID, { detach: false, tty });
+    if (body.ConsoleSize && tty)
+      await handle.resize({ height: body.ConsoleSize[0], width: body.ConsoleSize[1] }).catch(() => {});
+    const socket = await hijack(req, { multiplexed: !tty });
+    const pending: Promise<void>[] = [];
+    const pipeOut = (from: NodeJS.ReadableStream | undefined, stream: 1 | 2) => {
+      if (!from) return;
+      const to = tty ? socket : muxWriter(socket, stream);
+      from.pipe(to, { end: false });
+      pending.push(new Promise((resolve) => from.once('end', resolve).once('close', resolve)));
+    };
+    if (exec.Config.AttachStdout !== false) pipeOut(handle.stdout, 1);
+    else handle.stdout?.resume();
+    if (exec.Config.AttachStderr !== false) pipeOut(handle.stderr, 2);
+    else handle.stderr?.resume();
+    if (handle.stdin) {
+      socket.on('data', (b: Buffer) => handle.stdin!.write(b));
+      socket.on('end', () => handle.stdin!.end());
+    }
+    await handle.wait().catch(() => undefined);
+    await Promise.all(pending);
+    socket.end();
+  });
+}

@@ -1,0 +1,1090 @@
+// The container service: create, start, stop, remove and watch containers. It composes the image store
+// (root filesystems), the volumes and network services (mounts, namespaces, ports) and the runtime
+// (conmon + runc), and keeps each container's record and state machine.
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname as hostHostname } from 'node:os';
+import { join } from 'node:path';
+import type { EventBus } from '../daemon/events.js';
+import type { ImageService } from '../images/index.js';
+import type { NetworkService } from '../network/index.js';
+import {
+  type AttachStreams,
+  CGROUP_PARENT,
+  commandOf,
+  containerPaths,
+  execProcessSpec,
+  generateSpec,
+  mergeConfig,
+  type OciRuntime,
+  type OciSpec,
+  parseSignal,
+  type ResolvedMount,
+  recover,
+  waitExit,
+} from '../runtime/index.js';
+import {
+  BerthError,
+  badRequest,
+  conflict,
+  internal,
+  notFound,
+  randomId,
+  writeJsonAtomic,
+} from '../util/index.js';
+import { deactivateMounts, releaseMounts, resolveMounts, type VolumeService } from '../volumes/index.js';
+import { filterContainers, type ListOptions } from './filters.js';
+import { HealthMonitor } from './health.js';
+import { generateName, validateName } from './names.js';
+import type { ContainerConfig, ContainerRecord, EndpointSettings, HostConfig } from './record.js';
+import { initialState } from './record.js';
+import { checkAutoRemove, shouldRestart, validateRestartPolicy } from './restart-policy.js';
+import { ContainerStore } from './store.js';
+import { containerInspect, containerSummary, type InspectPaths } from './view.js';
+
+export interface CreateRequest extends Partial<ContainerConfig> {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: {
+    EndpointsConfig?: Record<
+      string,
+      { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null
+    > | null;
+  } | null;
+}
+
+export interface ContainerServiceDeps {
+  dataRoot: string;
+  events: EventBus;
+  images: ImageService;
+  networks: NetworkService;
+  volumes: VolumeService;
+  runtime: OciRuntime;
+}
+
+/** Where the runtime-independent files of a container live. */
+export function containerFiles(dir: string) {
+  return {
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    hosts: join(dir, 'hosts'),
+    resolvConf: join(dir, 'resolv.conf'),
+    hostname: join(dir, 'hostname'),
+    mounts: join(dir, 'mounts.json'),
+  };
+}
+
+type Waiter = {
+  condition: 'next-exit' | 'not-running' | 'removed';
+  resolve: (code: { StatusCode: number; Error: { Message: string } | null }) => void;
+};
+
+export class ContainerService {
+  readonly store: ContainerStore;
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly exitWatches = new Map<string, AbortController>();
+  private readonly health = new Map<string, HealthMonitor>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Serialises lifecycle operations per container (start vs stop vs remove races). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Attach clients waiting for a created container's monitor to exist (docker run attaches before start). */
+  private readonly pendingAttach = new Map<string, { connect: () => Promise<void>; fail: () => void }[]>();
+
+  constructor(private readonly deps: ContainerServiceDeps) {
+    this.store = new ContainerStore(join(deps.dataRoot, 'containers'));
+  }
+
+  private exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.locks.set(id, tail);
+    tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  // ------------------------------------------------------------------ recovery
+
+  /** Rebuilds state after a daemon (re)start: re-adopts live containers, records exits that happened meanwhile. */
+  async init(): Promise<void> {
+    const { broken } = await this.store.load();
+    for (const id of broken) {
+      // A directory without a record is a create that died half-way: nothing refers to it.
+      await this.deps.images.layers.unmount(join(this.store.dir(id), 'rootfs')).catch(() => {});
+      await this.deps.runtime.delete(id, { force: true }).catch(() => {});
+      await this.deps.networks.destroySandbox(id).catch(() => {});
+      await rm(this.store.dir(id), { recursive: true, force: true });
+    }
+    for (const rec of this.store.all()) {
+      if (rec.State.Status === 'removing') {
+        await this.finishRemove(rec, { volumes: false }).catch(() => {});
+        continue;
+      }
+      if (!['running', 'paused', 'restarting'].includes(rec.State.Status)) continue;
+      const dir = this.store.dir(rec.Id);
+      const state = await recover(this.deps.runtime, rec.Id, dir);
+      if ((state.status === 'running' || state.status === 'paused') && state.monitored) {
+        rec.State.Pid = state.pid;
+        rec.State.Status = state.status;
+        rec.State.Running = true;
+        rec.State.Paused = state.status === 'paused';
+        await this.store.save(rec);
+        this.watchExit(rec);
+        this.startHealth(rec);
+      } else {
+        const exit = state.exit;
+        await this.handleExit(
+          rec,
+          exit?.exitCode ?? 255,
+          exit?.finishedAt ?? new Date(),
+          exit?.oomKilled ?? false,
+          true,
+        );
+      }
+    }
+    await this.deps.networks.reconcile(
+      this.store
+        .all()
+        .filter((r) => r.State.Running)
+        .map((r) => r.Id),
+    );
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  get(ref: string): ContainerRecord {
+    return this.store.get(ref);
+  }
+
+  list(opts: ListOptions): ContainerRecord[] {
+    return filterContainers(this.store.all(), {
+      ...opts,
+      resolveImage: (r) => this.deps.images.find(r)?.id,
+      resolveContainer: (r) => this.store.find(r),
+    });
+  }
+
+  summary(rec: ContainerRecord, opts: { size?: boolean } = {}) {
+    const sizes = opts.size ? this.sizes(rec) : {};
+    return containerSummary(rec, sizes);
+  }
+
+  inspect(ref: string, opts: { size?: boolean } = {}) {
+    const rec = this.store.get(ref);
+    return containerInspect(rec, this.inspectPaths(rec), opts.size ? this.sizes(rec) : {});
+  }
+
+  private sizes(rec: ContainerRecord): { sizeRw: number; sizeRootFs: number } {
+    const image = this.deps.images.find(rec.Image);
+    const sizeRw = duSync(containerFiles(this.store.dir(rec.Id)).upper);
+    return { sizeRw, sizeRootFs: sizeRw + (image?.size ?? 0) };
+  }
+
+  inspectPaths(rec: ContainerRecord): InspectPaths {
+    const dir = this.store.dir(rec.Id);
+    const files = containerFiles(dir);
+    return {
+      resolvConfPath: files.resolvConf,
+      hostnamePath: files.hostname,
+      hostsPath: files.hosts,
+      logPath: containerPaths(dir).log,
+      upperDir: files.upper,
+      workDir: files.work,
+      mergedDir: containerPaths(dir).rootfs,
+      lowerDirs: '',
+    };
+  }
+
+  dir(rec: ContainerRecord): string {
+    return this.store.dir(rec.Id);
+  }
+
+  isImageInUse(imageId: string): boolean {
+    return this.store.all().some((c) => c.Image === imageId);
+  }
+
+  volumeUsers(name: string): string[] {
+    return this.store
+      .all()
+      .filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name))
+      .map((c) => c.Id);
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async create(body: CreateRequest, requestedName?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (typeof body !== 'object' || body === null)
+      throw badRequest('invalid create body: expected a JSON object');
+    if (!body.Image) throw badRequest('No image specified: config.Image is required');
+    const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };
+    const policy = validateRestartPolicy(hostConfig.RestartPolicy);
+    checkAutoRemove(policy, !!hostConfig.AutoRemove);
+    hostConfig.RestartPolicy = {
+      Name: policy.Name || 'no',
+      MaximumRetryCount: policy.MaximumRetryCount ?? 0,
+    };
+    const networkMode =
+      !hostConfig.NetworkMode || hostConfig.NetworkMode === 'default' ? 'bridge' : hostConfig.NetworkMode;
+    hostConfig.NetworkMode = hostConfig.NetworkMode || 'default';
+    await this.checkNetworkMode(networkMode);
+
+    const image = await this.deps.images.get(body.Image);
+    const { HostConfig: _h, NetworkingConfig: networking, ...createConfig } = body;
+    const merged = mergeConfig(image.config.config ?? {}, createConfig as Parameters<typeof mergeConfig>[1]);
+    const command = commandOf(merged);
+
+    let name: string;
+    if (requestedName) {
+      name = validateName(requestedName);
+    } else {
+      let attempt = 0;
+      do name = generateName(attempt++);
+      while (this.store.nameTaken(name));
+    }
+    if (this.store.nameTaken(name)) {
+      throw conflict(
+        `Conflict. The container name "/${name}" is already in use by container "${this.store.nameTaken(name)}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+
+    const id = randomId();
+    const config: ContainerConfig = {
+      Hostname: merged.Hostname || id.slice(0, 12),
+      Domainname: merged.Domainname ?? '',
+      User: merged.User ?? '',
+      AttachStdin: !!merged.AttachStdin,
+      AttachStdout: merged.AttachStdout ?? false,
+      AttachStderr: merged.AttachStderr ?? false,
+      ExposedPorts: merged.ExposedPorts ?? undefined,
+      Tty: !!merged.Tty,
+      OpenStdin: !!merged.OpenStdin,
+      StdinOnce: !!merged.StdinOnce,
+      Env: merged.Env ?? [],
+      Cmd: merged.Cmd ?? null,
+      Healthcheck: merged.Healthcheck ?? undefined,
+      Image: body.Image,
+      Volumes: merged.Volumes ?? null,
+      WorkingDir: merged.WorkingDir ?? '',
+      Entrypoint: merged.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: merged.Labels ?? {},
+      StopSignal: merged.StopSignal,
+      StopTimeout: merged.StopTimeout,
+    };
+    const aliases: Record<string, string[]> = {};
+    for (const [net, ep] of Object.entries(networking?.EndpointsConfig ?? {})) {
+      if (ep?.Aliases?.length) aliases[net === 'default' ? 'bridge' : net] = ep.Aliases;
+    }
+    const ipv4: Record<string, string> = {};
+    for (const [net, ep] of Object.entries(networking?.EndpointsConfig ?? {})) {
+      if (ep?.IPAMConfig?.IPv4Address) ipv4[net === 'default' ? 'bridge' : net] = ep.IPAMConfig.IPv4Address;
+    }
+    const record: ContainerRecord = {
+      Id: id,
+      Name: name,
+      Created: new Date().toISOString(),
+      Path: command[0] ?? '',
+      Args: command.slice(1),
+      Image: image.record.id,
+      ImageName: body.Image,
+      Config: config,
+      HostConfig: hostConfig,
+      State: initialState(),
+      RestartCount: 0,
+      Mounts: [],
+      Networks: {},
+      NetworkAliases: aliases,
+      Ports: {},
+      SandboxKey: '',
+      ImageChainId: image.record.topChainId,
+      StoppedByUser: false,
+      MonitorPid: 0,
+    };
+    if (Object.keys(ipv4).length)
+      (record as ContainerRecord & { RequestedIPs?: Record<string, string> }).RequestedIPs = ipv4;
+
+    const dir = this.store.dir(id);
+    const files = containerFiles(dir);
+    await this.exclusive(id, async () => {
+      try {
+        await mkdir(files.upper, { recursive: true });
+        await mkdir(files.work, { recursive: true });
+        await mkdir(containerPaths(dir).rootfs, { recursive: true });
+        await this.store.add(record);
+        await this.mountRootfs(record);
+        const volumesFrom = (hostConfig.VolumesFrom ?? []).map((spec) => {
+          const [ref] = spec.split(':');
+          const other = this.store.get(ref!);
+          return {
+            spec,
+            mountPoints: other.Mounts as Parameters<typeof resolveMounts>[1]['volumesFrom'] extends
+              | (infer S)[]
+              | undefined
+              ? S extends { mountPoints: infer M }
+                ? M
+                : never
+              : never,
+          };
+        });
+        const resolved = await resolveMounts(this.deps.volumes, {
+          containerId: id,
+          binds: hostConfig.Binds ?? undefined,
+          mounts: (hostConfig.Mounts ?? undefined) as Parameters<typeof resolveMounts>[1]['mounts'],
+          tmpfs: hostConfig.Tmpfs ?? undefined,
+          volumesFrom,
+          imageVolumes: config.Volumes ?? undefined,
+          imageRootfsPath: containerPaths(dir).rootfs,
+        });
+        record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
+        await writeJsonAtomic(files.mounts, resolved.ociMounts);
+        await this.store.save(record);
+      } catch (err) {
+        await this.destroyFiles(record).catch(() => {});
+        throw err;
+      }
+    });
+    this.publish(record, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  private async checkNetworkMode(mode: string): Promise<void> {
+    if (mode === 'host' || mode === 'none' || mode === 'bridge') return;
+    if (mode.startsWith('container:')) {
+      this.store.get(mode.slice('container:'.length));
+      return;
+    }
+    this.deps.networks.inspect(mode); // 404 "network x not found"
+  }
+
+  private async mountRootfs(rec: ContainerRecord): Promise<void> {
+    const dir = this.store.dir(rec.Id);
+    const target = containerPaths(dir).rootfs;
+    if (await isMountPoint(target)) return;
+    const files = containerFiles(dir);
+    await this.deps.images.layers.mountRootfs(rec.ImageChainId, files.upper, files.work, target);
+  }
+
+  private async unmountRootfs(rec: ContainerRecord): Promise<void> {
+    const target = containerPaths(this.store.dir(rec.Id)).rootfs;
+    if (await isMountPoint(target)) await this.deps.images.layers.unmount(target);
+  }
+
+  /** Runs `fn` with the container's root filesystem mounted (for cp, export and diff of stopped containers). */
+  async withRootfs<T>(rec: ContainerRecord, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const wasMounted = await isMountPoint(containerPaths(this.store.dir(rec.Id)).rootfs);
+    await this.mountRootfs(rec);
+    try {
+      return await fn(containerPaths(this.store.dir(rec.Id)).rootfs);
+    } finally {
+      if (!wasMounted && !rec.State.Running) await this.unmountRootfs(rec).catch(() => {});
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  async start(ref: string): Promise<'started' | 'already'> {
+    const rec = this.store.get(ref);
+    return this.exclusive(rec.Id, () => this.startLocked(rec));
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<'started' | 'already'> {
+    if (rec.State.Status === 'running' || rec.State.Status === 'paused') return 'already';
+    if (rec.State.Status === 'removing' || rec.State.Status === 'dead') {
+      throw conflict(`cannot start container ${rec.Id}: container is marked for removal`);
+    }
+    const timer = this.restartTimers.get(rec.Id);
+    if (timer) {
+      clearTimeout(timer);
+      this.restartTimers.delete(rec.Id);
+    }
+    const dir = this.store.dir(rec.Id);
+    const paths = containerPaths(dir);
+    const files = containerFiles(dir);
+    rec.StoppedByUser = false;
+    try {
+      await this.mountRootfs(rec);
+      const netns = await this.setUpNetwork(rec);
+      await this.writeEtcFiles(rec);
+      const ociMounts = JSON.parse(await readFile(files.mounts, 'utf8').catch(() => '[]')) as ResolvedMount[];
+      await this.deps.volumes.setRefs(rec.Id, this.deps.volumes.containerRefs(rec.Id)).catch(() => {});
+      const spec: OciSpec = generateSpec({
+        id: rec.Id,
+        rootfs: paths.rootfs,
+        config: rec.Config as Parameters<typeof generateSpec>[0]['config'],
+        hostConfig: rec.HostConfig as Parameters<typeof generateSpec>[0]['hostConfig'],
+        mounts: ociMounts,
+        etc: { hosts: files.hosts, resolvConf: files.resolvConf, hostname: files.hostname },
+        netns,
+      });
+      const created = await this.deps.runtime.create({
+        id: rec.Id,
+        dir,
+        spec,
+        tty: rec.Config.Tty,
+        openStdin: rec.Config.OpenStdin,
+        stdinOnce: rec.Config.StdinOnce,
+        name: rec.Name,
+      });
+      rec.MonitorPid = created.conmonPid;
+      await this.releasePendingAttach(rec.Id, true);
+      await this.deps.runtime.start(rec.Id);
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: created.pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+      };
+      await this.store.save(rec);
+    } catch (err) {
+      await this.releasePendingAttach(rec.Id, false);
+      await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
+      await this.tearDownNetwork(rec).catch(() => {});
+      await this.unmountRootfs(rec).catch(() => {});
+      const exitCode = (err as { exitCode?: number }).exitCode ?? 128;
+      rec.State = {
+        ...rec.State,
+        Status: rec.State.Status === 'restarting' ? 'exited' : rec.State.Status,
+        Running: false,
+        Restarting: false,
+        ExitCode: exitCode,
+        Error: (err as Error).message,
+      };
+      if (rec.State.Status === 'running') rec.State.Status = 'exited';
+      await this.store.save(rec).catch(() => {});
+      throw err instanceof BerthError
+        ? err
+        : internal(`failed to start container ${rec.Id}: ${(err as Error).message}`, err);
+    }
+    this.watchExit(rec);
+    this.startHealth(rec);
+    this.publish(rec, 'start');
+    return 'started';
+  }
+
+  /** Creates the network namespace and joins the container's networks; returns the netns for the spec. */
+  private async setUpNetwork(rec: ContainerRecord): Promise<string | undefined> {
+    const mode =
+      rec.HostConfig.NetworkMode === 'default' || !rec.HostConfig.NetworkMode
+        ? 'bridge'
+        : rec.HostConfig.NetworkMode;
+    rec.Networks = {};
+    rec.Ports = {};
+    if (mode === 'host') {
+      rec.SandboxKey = '';
+      return 'host';
+    }
+    if (mode.startsWith('container:')) {
+      const other = this.store.get(mode.slice('container:'.length));
+      if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
+      rec.SandboxKey = other.SandboxKey;
+      return other.SandboxKey || undefined;
+    }
+    const netns = await this.deps.networks.createSandbox(rec.Id);
+    rec.SandboxKey = netns;
+    if (mode === 'none') return netns;
+    const requested = (rec as ContainerRecord & { RequestedIPs?: Record<string, string> }).RequestedIPs ?? {};
+    const names = [
+      mode,
+      ...Object.keys(rec.NetworkAliases ?? {}).filter((n) => n !== mode && n !== 'default'),
+    ];
+    try {
+      for (const [i, network] of [...new Set(names)].entries()) {
+        const net = this.deps.networks.inspect(network);
+        const endpoint = await this.deps.networks.connect(network, {
+          containerId: rec.Id,
+          containerName: rec.Name,
+          netnsPath: netns,
+          aliases: rec.NetworkAliases?.[network] ?? [],
+          ipv4Address: requested[network],
+          portBindings:
+            i === 0
+              ? ((rec.HostConfig.PortBindings ?? undefined) as Parameters<
+                  NetworkService['connect']
+                >[1]['portBindings'])
+              : undefined,
+          exposedPorts:
+            i === 0
+              ? (rec.Config.ExposedPorts as Parameters<NetworkService['connect']>[1]['exposedPorts'])
+              : undefined,
+          publishAll: i === 0 ? !!rec.HostConfig.PublishAllPorts : false,
+          dns: rec.HostConfig.Dns ?? undefined,
+        });
+        rec.Networks[net.Name] = endpoint as EndpointSettings;
+      }
+      rec.Ports = this.deps.networks.portsOf(
+        rec.Id,
+        (rec.Config.ExposedPorts ?? {}) as Record<string, Record<string, never>>,
+      ) as ContainerRecord['Ports'];
+    } catch (err) {
+      await this.tearDownNetwork(rec).catch(() => {});
+      throw err;
+    }
+    return netns;
+  }
+
+  private async tearDownNetwork(rec: ContainerRecord): Promise<void> {
+    await this.deps.networks.disconnectAll(rec.Id);
+    await this.deps.networks.destroySandbox(rec.Id);
+  }
+
+  private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
+    const files = containerFiles(this.store.dir(rec.Id));
+    const mode = rec.HostConfig.NetworkMode;
+    const hostNet = mode === 'host';
+    const hostname = hostNet ? hostHostname() : rec.Config.Hostname;
+    const firstIp = Object.values(rec.Networks)[0]?.IPAddress ?? '';
+    await writeFile(files.hostname, `${hostname}\n`);
+    if (hostNet) {
+      await writeFile(
+        files.hosts,
+        await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n'),
+      );
+    } else {
+      await writeFile(
+        files.hosts,
+        this.deps.networks.hostsFileFor({
+          hostname,
+          domainname: rec.Config.Domainname,
+          ip: firstIp,
+          extraHosts: rec.HostConfig.ExtraHosts ?? [],
+        }),
+      );
+    }
+    await writeFile(
+      files.resolvConf,
+      this.deps.networks.resolvConfFor(Object.values(rec.Networks), {
+        dns: rec.HostConfig.Dns ?? undefined,
+        dnsSearch: rec.HostConfig.DnsSearch ?? undefined,
+        dnsOptions: rec.HostConfig.DnsOptions ?? undefined,
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------ exits, restarts, health
+
+  private watchExit(rec: ContainerRecord): void {
+    this.exitWatches.get(rec.Id)?.abort();
+    const controller = new AbortController();
+    this.exitWatches.set(rec.Id, controller);
+    waitExit(rec.Id, this.store.dir(rec.Id), controller.signal).then(
+      (info) => {
+        if (this.exitWatches.get(rec.Id) === controller) this.exitWatches.delete(rec.Id);
+        this.exclusive(rec.Id, () =>
+          this.handleExit(rec, info.exitCode, info.finishedAt, info.oomKilled, false),
+        ).catch((err) => console.error(`berth: recording the exit of ${rec.Id}: ${(err as Error).message}`));
+      },
+      () => {},
+    );
+  }
+
+  private startHealth(rec: ContainerRecord): void {
+    const check = rec.Config.Healthcheck;
+    if (!check?.Test?.length || check.Test[0] === 'NONE') return;
+    this.health.get(rec.Id)?.stop();
+    const monitor = new HealthMonitor({
+      config: check,
+      runProbe: (cmd, timeoutMs) => this.runProbe(rec, cmd, timeoutMs),
+      onStatus: (status, health) => {
+        rec.State.Health = health;
+        this.store.save(rec).catch(() => {});
+        this.publish(rec, `health_status: ${status}`);
+      },
+      onProbe: (health) => {
+        rec.State.Health = health;
+      },
+    });
+    rec.State.Health = monitor.health;
+    this.health.set(rec.Id, monitor);
+    monitor.start();
+  }
+
+  private async runProbe(
+    rec: ContainerRecord,
+    cmd: string[],
+    timeoutMs: number,
+  ): Promise<{ exitCode: number; output: string }> {
+    const spec = await this.processSpec(rec, {
+      Cmd: cmd,
+      Env: [],
+      User: '',
+      WorkingDir: '',
+      Privileged: false,
+      Tty: false,
+    });
+    const handle = await this.deps.runtime.exec(rec.Id, this.store.dir(rec.Id), spec, {
+      tty: false,
+      stdin: false,
+    });
+    const chunks: Buffer[] = [];
+    handle.stdout?.on('data', (b: Buffer) => chunks.push(b));
+    handle.stderr?.on('data', (b: Buffer) => chunks.push(b));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<number>((resolve) => {
+      timer = setTimeout(() => {
+        process.kill(handle.pid, 'SIGKILL');
+        resolve(-1);
+      }, timeoutMs);
+    });
+    const exitCode = await Promise.race([handle.wait(), timeout]);
+    clearTimeout(timer);
+    const output = Buffer.concat(chunks).toString('utf8');
+    return exitCode === -1
+      ? { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs}ms)` }
+      : { exitCode, output };
+  }
+
+  private async handleExit(
+    rec: ContainerRecord,
+    exitCode: number,
+    finishedAt: Date,
+    oomKilled: boolean,
+    recovering: boolean,
+  ): Promise<void> {
+    if (!this.store.find(rec.Id)) return;
+    this.health.get(rec.Id)?.stop();
+    this.health.delete(rec.Id);
+    await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
+    await this.tearDownNetwork(rec).catch(() => {});
+    await deactivateMounts(this.deps.volumes, rec.Id).catch(() => {});
+    await this.unmountRootfs(rec).catch(() => {});
+    const ranFor =
+      Date.parse(rec.State.StartedAt) > 0 ? finishedAt.getTime() - Date.parse(rec.State.StartedAt) : 0;
+    rec.State = {
+      ...rec.State,
+      Status: 'exited',
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: oomKilled,
+      Pid: 0,
+      ExitCode: exitCode,
+      FinishedAt: finishedAt.toISOString(),
+    };
+    if (rec.State.Health) rec.State.Health = { ...rec.State.Health, Status: 'unhealthy' };
+    rec.Ports = {};
+    await this.store.save(rec);
+    this.publish(rec, 'die', { exitCode: String(exitCode) });
+    this.notify(rec.Id, 'exit', exitCode);
+
+    if (rec.HostConfig.AutoRemove) {
+      await this.removeLocked(rec, { force: true, volumes: true });
+      return;
+    }
+    const decision = shouldRestart({
+      policy: validateRestartPolicy(rec.HostConfig.RestartPolicy),
+      exitCode,
+      restartCount: rec.RestartCount,
+      stoppedByUser: rec.StoppedByUser,
+      daemonStarting: recovering,
+      ranForMs: ranFor,
+      previousDelayMs: (rec as ContainerRecord & { RestartDelayMs?: number }).RestartDelayMs ?? 0,
+    });
+    if (!decision.restart) return;
+    (rec as ContainerRecord & { RestartDelayMs?: number }).RestartDelayMs = decision.delayMs;
+    rec.State.Status = 'restarting';
+    rec.State.Restarting = true;
+    await this.store.save(rec);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(rec.Id);
+      this.exclusive(rec.Id, async () => {
+        if (rec.State.Status !== 'restarting' || !this.store.find(rec.Id)) return;
+        rec.RestartCount += 1;
+        await this.startLocked(rec);
+        this.publish(rec, 'restart');
+      }).catch((err) => console.error(`berth: restarting ${rec.Id}: ${(err as Error).message}`));
+    }, decision.delayMs);
+    this.restartTimers.set(rec.Id, timer);
+  }
+
+  // ------------------------------------------------------------------ stop, kill, pause
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<'stopped' | 'already'> {
+    const rec = this.store.get(ref);
+    if (rec.State.Status === 'restarting') {
+      rec.StoppedByUser = true;
+      this.cancelRestart(rec);
+      return 'stopped';
+    }
+    if (!rec.State.Running) return 'already';
+    rec.StoppedByUser = true;
+    await this.store.save(rec);
+    const exited = this.nextExit(rec.Id);
+    if (rec.State.Paused) await this.deps.runtime.resume(rec.Id).catch(() => {});
+    const signal = opts.signal ?? rec.Config.StopSignal ?? 'SIGTERM';
+    const timeoutSec = opts.timeout ?? rec.Config.StopTimeout ?? 10;
+    await this.deps.runtime.kill(rec.Id, signal).catch(() => {});
+    if (timeoutSec >= 0) {
+      const timedOut = await Promise.race([
+        exited.then(() => false),
+        sleep(timeoutSec * 1000).then(() => true),
+      ]);
+      if (timedOut) await this.deps.runtime.kill(rec.Id, 'SIGKILL', true).catch(() => {});
+    }
+    await exited;
+    this.publish(rec, 'stop');
+    return 'stopped';
+  }
+
+  private cancelRestart(rec: ContainerRecord): void {
+    const timer = this.restartTimers.get(rec.Id);
+    if (timer) clearTimeout(timer);
+    this.restartTimers.delete(rec.Id);
+    rec.State.Status = 'exited';
+    rec.State.Restarting = false;
+    this.store.save(rec).catch(() => {});
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.store.get(ref);
+    const number = parseSignal(signal);
+    if (!rec.State.Running) {
+      throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
+    }
+    if (number === 9 || number === 15 || number === 2) rec.StoppedByUser = true;
+    await this.deps.runtime.kill(rec.Id, number);
+    this.publish(rec, 'kill', { signal: String(number) });
+  }
+
+  async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const rec = this.store.get(ref);
+    await this.stop(rec.Id, opts);
+    await this.start(rec.Id);
+    this.publish(rec, 'restart');
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = this.store.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
+    await this.deps.runtime.pause(rec.Id);
+    rec.State.Paused = true;
+    rec.State.Status = 'paused';
+    await this.store.save(rec);
+    this.publish(rec, 'pause');
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.store.get(ref);
+    if (!rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
+    await this.deps.runtime.resume(rec.Id);
+    rec.State.Paused = false;
+    rec.State.Status = 'running';
+    await this.store.save(rec);
+    this.publish(rec, 'unpause');
+  }
+
+  // ------------------------------------------------------------------ wait
+
+  private nextExit(id: string): Promise<number> {
+    return new Promise((resolve) =>
+      this.addWaiter(id, { condition: 'next-exit', resolve: (r) => resolve(r.StatusCode) }),
+    );
+  }
+
+  private addWaiter(id: string, waiter: Waiter): void {
+    const list = this.waiters.get(id) ?? [];
+    list.push(waiter);
+    this.waiters.set(id, list);
+  }
+
+  private notify(id: string, what: 'exit' | 'removed', code: number): void {
+    const list = this.waiters.get(id) ?? [];
+    const keep: Waiter[] = [];
+    for (const w of list) {
+      if (what === 'exit' && w.condition === 'removed') keep.push(w);
+      else w.resolve({ StatusCode: code, Error: null });
+    }
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  /** POST /containers/{id}/wait: not-running (default), next-exit, removed. */
+  wait(
+    ref: string,
+    condition = 'not-running',
+    signal?: AbortSignal,
+  ): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    if (!['not-running', 'next-exit', 'removed', ''].includes(condition)) {
+      throw badRequest(`invalid condition: "${condition}"`);
+    }
+    const rec = this.store.get(ref);
+    const cond = (condition || 'not-running') as Waiter['condition'];
+    if (cond === 'not-running' && !rec.State.Running && rec.State.Status !== 'restarting') {
+      return Promise.resolve({ StatusCode: rec.State.ExitCode, Error: null });
+    }
+    return new Promise((resolve) => {
+      const waiter: Waiter = { condition: cond, resolve };
+      this.addWaiter(rec.Id, waiter);
+      signal?.addEventListener('abort', () => {
+        const list = this.waiters.get(rec.Id)?.filter((w) => w !== waiter) ?? [];
+        this.waiters.set(rec.Id, list);
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ remove, rename, prune
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const rec = this.store.get(ref);
+    await this.exclusive(rec.Id, async () => {
+      if (rec.State.Running && !opts.force) {
+        const what = rec.State.Paused ? 'paused' : 'running';
+        throw conflict(
+          `cannot remove container "/${rec.Name}": container is ${what}: ${rec.State.Paused ? 'unpause and then stop' : 'stop'} the container before removing or force remove`,
+        );
+      }
+      if (rec.State.Status === 'removing')
+        throw conflict(`removal of container ${rec.Id} is already in progress`);
+    });
+    if (rec.State.Running) {
+      rec.StoppedByUser = true;
+      const exited = this.nextExit(rec.Id);
+      if (rec.State.Paused) await this.deps.runtime.resume(rec.Id).catch(() => {});
+      await this.deps.runtime.kill(rec.Id, 'SIGKILL', true).catch(() => {});
+      await Promise.race([exited, sleep(10_000)]);
+    }
+    await this.exclusive(rec.Id, () => this.removeLocked(rec, opts));
+  }
+
+  private async removeLocked(
+    rec: ContainerRecord,
+    opts: { force?: boolean; volumes?: boolean },
+  ): Promise<void> {
+    if (!this.store.find(rec.Id)) return;
+    this.cancelRestart(rec);
+    rec.State.Status = 'removing';
+    await this.store.save(rec);
+    await this.finishRemove(rec, opts);
+  }
+
+  private async finishRemove(rec: ContainerRecord, opts: { volumes?: boolean }): Promise<void> {
+    this.health.get(rec.Id)?.stop();
+    this.health.delete(rec.Id);
+    this.exitWatches.get(rec.Id)?.abort();
+    await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
+    await this.tearDownNetwork(rec).catch(() => {});
+    await releaseMounts(this.deps.volumes, rec.Id, { removeAnonymous: !!opts.volumes });
+    await this.destroyFiles(rec);
+    this.publish(rec, 'destroy');
+    this.notify(rec.Id, 'removed', rec.State.ExitCode);
+    await this.releasePendingAttach(rec.Id, false);
+  }
+
+  private async destroyFiles(rec: ContainerRecord): Promise<void> {
+    await this.unmountRootfs(rec).catch(() => {});
+    await this.store.remove(rec);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const rec = this.store.get(ref);
+    const name = validateName(newName);
+    if (name === rec.Name) throw badRequest('Renaming a container with the same name as its current name');
+    const oldName = rec.Name;
+    await this.store.rename(rec, name);
+    this.publish(rec, 'rename', { oldName: `/${oldName}` });
+  }
+
+  async prune(
+    filters: Map<string, string[]>,
+  ): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let space = 0;
+    const until = filters.get('until')?.[0];
+    const untilMs = until
+      ? Number.isNaN(Date.parse(until))
+        ? Date.now() - parseGoDurationMs(until)
+        : Date.parse(until)
+      : undefined;
+    const labels = filters.get('label') ?? [];
+    for (const rec of this.store.all()) {
+      if (rec.State.Status !== 'exited' && rec.State.Status !== 'created' && rec.State.Status !== 'dead')
+        continue;
+      if (untilMs !== undefined && Date.parse(rec.Created) >= untilMs) continue;
+      if (!labels.every((l) => labelMatch(rec.Config.Labels, l))) continue;
+      space += this.sizes(rec).sizeRw;
+      await this.remove(rec.Id, { volumes: false });
+      deleted.push(rec.Id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  // ------------------------------------------------------------------ networks of a container
+
+  /** POST /networks/{id}/connect: joins now when running, else at the next start. */
+  async connectNetwork(
+    ref: string,
+    network: string,
+    endpoint: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } },
+  ): Promise<void> {
+    const rec = this.store.get(ref);
+    const mode = rec.HostConfig.NetworkMode ?? 'default';
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      throw badRequest(
+        `container sharing network namespace with another container or host cannot be connected to any other network`,
+      );
+    }
+    if (rec.Networks[network])
+      throw conflict(`endpoint with name ${rec.Name} already exists in network ${network}`);
+    rec.NetworkAliases = { ...rec.NetworkAliases, [network]: endpoint.Aliases ?? [] };
+    if (rec.State.Running) {
+      const settings = await this.deps.networks.connect(network, {
+        containerId: rec.Id,
+        containerName: rec.Name,
+        netnsPath: rec.SandboxKey,
+        aliases: endpoint.Aliases ?? [],
+        ipv4Address: endpoint.IPAMConfig?.IPv4Address,
+      });
+      rec.Networks[network] = settings as EndpointSettings;
+    }
+    await this.store.save(rec);
+  }
+
+  async disconnectNetwork(ref: string, network: string, force: boolean): Promise<void> {
+    const rec = this.store.get(ref);
+    const known =
+      rec.Networks[network] || rec.NetworkAliases?.[network] || rec.HostConfig.NetworkMode === network;
+    if (!known && !force) throw notFound(`container ${rec.Id} is not connected to network ${network}`);
+    if (rec.State.Running && rec.Networks[network])
+      await this.deps.networks.disconnect(network, rec.Id, { force });
+    delete rec.Networks[network];
+    if (rec.NetworkAliases) delete rec.NetworkAliases[network];
+    await this.store.save(rec);
+  }
+
+  // ------------------------------------------------------------------ attach and exec support
+
+  /**
+   * Runs `connect` once the container has a monitor to attach to: now if it is running, else during its
+   * next start, after the monitor exists and before the process runs (docker run attaches before start,
+   * and must not miss the first bytes). Resolves false if the container exits or fails to start first.
+   */
+  attachWhenReady(rec: ContainerRecord, connect: () => Promise<void>): Promise<boolean> {
+    if (rec.State.Running) return connect().then(() => true);
+    return new Promise((resolve, reject) => {
+      const list = this.pendingAttach.get(rec.Id) ?? [];
+      list.push({
+        connect: () => connect().then(() => resolve(true), reject),
+        fail: () => resolve(false),
+      });
+      this.pendingAttach.set(rec.Id, list);
+    });
+  }
+
+  private async releasePendingAttach(id: string, ready: boolean): Promise<void> {
+    const list = this.pendingAttach.get(id);
+    this.pendingAttach.delete(id);
+    for (const p of list ?? []) {
+      if (ready) await p.connect().catch(() => {});
+      else p.fail();
+    }
+  }
+
+  /** The OCI process for an exec or probe, based on the container's own process. */
+  async processSpec(
+    rec: ContainerRecord,
+    opts: {
+      Cmd: string[];
+      Env: string[];
+      User: string;
+      WorkingDir: string;
+      Privileged: boolean;
+      Tty: boolean;
+    },
+  ): Promise<OciSpec['process']> {
+    const paths = containerPaths(this.store.dir(rec.Id));
+    const config = JSON.parse(await readFile(paths.config, 'utf8')) as OciSpec;
+    return execProcessSpec(config, paths.rootfs, opts);
+  }
+
+  /** Opens the container's attach streams (conmon's attach socket). */
+  attachStreams(rec: ContainerRecord): Promise<AttachStreams> {
+    return this.deps.runtime.attach(rec.Id, this.store.dir(rec.Id), { tty: rec.Config.Tty });
+  }
+
+  resize(rec: ContainerRecord, size: { height: number; width: number }): Promise<void> {
+    return this.deps.runtime.resize(this.store.dir(rec.Id), size);
+  }
+
+  upperDir(rec: ContainerRecord): string {
+    return containerFiles(this.store.dir(rec.Id)).upper;
+  }
+
+  /** The cgroup path the runtime spec gave the container (relative to each controller's root). */
+  cgroupsPath(rec: ContainerRecord): string {
+    return `${CGROUP_PARENT}/${rec.Id}`;
+  }
+
+  // ------------------------------------------------------------------ events
+
+  publish(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.deps.events.publish('container', action, rec.Id, {
+      ...rec.Config.Labels,
+      image: rec.ImageName,
+      name: rec.Name,
+      ...extra,
+    });
+  }
+
+  /** Daemon shutdown: stop watching; containers keep running under their monitors. */
+  async close(): Promise<void> {
+    for (const c of this.exitWatches.values()) c.abort();
+    for (const m of this.health.values()) m.stop();
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function labelMatch(labels: Record<string, string> | undefined, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  const l = labels ?? {};
+  return eq < 0 ? filter in l : l[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+function parseGoDurationMs(text: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) total += Number(m[1]) * unit[m[2]!]!;
+  if (total === 0) throw badRequest(`invalid filter 'until=${text}'`);
+  return total;
+}
+
+async function isMountPoint(path: string): Promise<boolean> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+/** Disk usage of a directory tree in bytes (apparent sizes), without following symlinks. */
+function duSync(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let total = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const p = join(d, name);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) stack.push(p);
+      else total += st.size;
+    }
+  }
+  return total;
+}
