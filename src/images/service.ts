@@ -414,7 +414,8 @@ export class ImageService {
       for (const l of (await this.getManifest(rec)).layers) this.doomedBlobs.add(l.digest);
     } catch {}
     if (rec.topChainId) {
-      if (keepLayers) this.pinned.add(rec.topChainId);
+      // Without a layer-users callback, remember the chain in memory so it outlives the image.
+      if (keepLayers && !this.layerUsers) this.pinned.add(rec.topChainId);
       else for (const l of this.layers.chain(rec.topChainId)) this.doomedChains.add(l.chainId);
     }
     await this.records.delete(rec.id);
@@ -423,7 +424,18 @@ export class ImageService {
     return items;
   }
 
-  /** Layers kept for containers whose image was force-removed. */
+  private layerUsers?: () => Iterable<string>;
+
+  /**
+   * Tells the service which top chain IDs containers have mounted (each container's image
+   * `topChainId`), so layers under a container survive even a forced removal of its image, also
+   * across restarts. Set once by the daemon after constructing both services.
+   */
+  setLayerUsers(users: () => Iterable<string>): void {
+    this.layerUsers = users;
+  }
+
+  /** Layers kept for containers whose image was force-removed (until restart; see setLayerUsers). */
   private readonly pinned = new Set<string>();
   /** Blobs and layers of deleted images, released once no remaining image uses them. */
   private readonly doomedBlobs = new Set<string>();
@@ -439,6 +451,7 @@ export class ImageService {
       } catch {}
     };
     for (const top of this.pinned) addChain(top);
+    for (const top of this.layerUsers?.() ?? []) addChain(top);
     for (const r of this.records.all()) {
       blobs.add(r.id).add(r.manifestDigest);
       if (r.topChainId) addChain(r.topChainId);

@@ -178,6 +178,26 @@ test("rmi of a parent's only tag untags it and keeps it for the child; then both
   assert.ok(svc.find('busybox'));
 });
 
+test('layers a container uses survive a forced rmi of its image', { skip }, async () => {
+  const upper = join(t.path, 'upper-forced');
+  mkdirSync(upper);
+  writeFileSync(join(upper, 'f'), 'x');
+  const img = await svc.commit({ parent: 'busybox', layer: { upperDir: upper }, tag: 'forced:1' });
+  const top = img.topChainId!;
+  svc.setLayerUsers(() => [top]);
+  try {
+    const removed = await svc.remove('forced:1', { force: true, isInUse: (id) => id === img.id });
+    assert.deepEqual(removed, [{ Untagged: 'forced:1' }, { Deleted: img.id }]);
+    assert.ok(svc.layers.has(top));
+  } finally {
+    svc.setLayerUsers(() => []);
+  }
+  // Once no container uses them, a full sweep frees them.
+  await svc.collectGarbage();
+  assert.equal(svc.layers.has(top), false);
+  assert.ok(svc.layers.has(svc.resolve('busybox').topChainId!));
+});
+
 test('import a rootfs tar with changes', { skip }, async () => {
   const src = join(t.path, 'rootfs');
   mkdirSync(join(src, 'etc'), { recursive: true });
