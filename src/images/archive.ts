@@ -74,7 +74,7 @@ function namedTag(ref: string, rec: ImageRecord): string[] | undefined {
   if (rec.id.slice(7).startsWith(ref.replace(/^sha256:/, ''))) return undefined;
   try {
     const r = parseNormalized(ref);
-    if (r.digest) return undefined;
+    if (r.digest) return []; // a digest names content, not a tag to save
     return [formatReference({ ...r, tag: r.tag ?? 'latest' })];
   } catch {
     return undefined;
