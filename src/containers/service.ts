@@ -23,16 +23,8 @@ import {
   recover,
   waitExit,
 } from '../runtime/index.js';
-import {
-  BerthError,
-  badRequest,
-  conflict,
-  internal,
-  notFound,
-  randomId,
-  writeJsonAtomic,
-} from '../util/index.js';
-import { deactivateMounts, releaseMounts, resolveMounts, type VolumeService } from '../volumes/index.js';
+import { BerthError, badRequest, conflict, internal, notFound, randomId } from '../util/index.js';
+import type { VolumeService } from '../volumes/index.js';
 import { filterContainers, type ListOptions } from './filters.js';
 import { HealthMonitor } from './health.js';
 import { generateName, validateName } from './names.js';
@@ -69,7 +61,6 @@ export function containerFiles(dir: string) {
     hosts: join(dir, 'hosts'),
     resolvConf: join(dir, 'resolv.conf'),
     hostname: join(dir, 'hostname'),
-    mounts: join(dir, 'mounts.json'),
   };
 }
 
@@ -313,31 +304,10 @@ export class ContainerService {
         await mkdir(containerPaths(dir).rootfs, { recursive: true });
         await this.store.add(record);
         await this.mountRootfs(record);
-        const volumesFrom = (hostConfig.VolumesFrom ?? []).map((spec) => {
-          const [ref] = spec.split(':');
-          const other = this.store.get(ref!);
-          return {
-            spec,
-            mountPoints: other.Mounts as Parameters<typeof resolveMounts>[1]['volumesFrom'] extends
-              | (infer S)[]
-              | undefined
-              ? S extends { mountPoints: infer M }
-                ? M
-                : never
-              : never,
-          };
-        });
-        const resolved = await resolveMounts(this.deps.volumes, {
-          containerId: id,
-          binds: hostConfig.Binds ?? undefined,
-          mounts: (hostConfig.Mounts ?? undefined) as Parameters<typeof resolveMounts>[1]['mounts'],
-          tmpfs: hostConfig.Tmpfs ?? undefined,
-          volumesFrom,
-          imageVolumes: config.Volumes ?? undefined,
-          imageRootfsPath: containerPaths(dir).rootfs,
-        });
+        const resolved = await this.deps.volumes.resolveMounts(this.mountRequest(record));
         record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
-        await writeJsonAtomic(files.mounts, resolved.ociMounts);
+        // Mounts are made ready again at every start; until then nothing stays mounted for it.
+        await this.deps.volumes.deactivate(id);
         await this.store.save(record);
       } catch (err) {
         await this.destroyFiles(record).catch(() => {});
@@ -346,6 +316,25 @@ export class ContainerService {
     });
     this.publish(record, 'create');
     return { Id: id, Warnings: [] };
+  }
+
+  /** What the volumes service needs to resolve a container's mounts (the same at create and every start). */
+  private mountRequest(rec: ContainerRecord): Parameters<VolumeService['resolveMounts']>[0] {
+    const hc = rec.HostConfig;
+    type Source = NonNullable<Parameters<VolumeService['resolveMounts']>[0]['volumesFrom']>[number];
+    const volumesFrom = (hc.VolumesFrom ?? []).map((spec): Source => {
+      const other = this.store.get(spec.split(':')[0]!);
+      return { spec, mountPoints: other.Mounts as Source['mountPoints'] };
+    });
+    return {
+      containerId: rec.Id,
+      binds: hc.Binds ?? undefined,
+      mounts: (hc.Mounts ?? undefined) as Parameters<VolumeService['resolveMounts']>[0]['mounts'],
+      tmpfs: hc.Tmpfs ?? undefined,
+      volumesFrom,
+      imageVolumes: rec.Config.Volumes ?? undefined,
+      imageRootfsPath: containerPaths(this.store.dir(rec.Id)).rootfs,
+    };
   }
 
   private async checkNetworkMode(mode: string): Promise<void> {
@@ -385,7 +374,16 @@ export class ContainerService {
 
   async start(ref: string): Promise<'started' | 'already'> {
     const rec = this.store.get(ref);
-    return this.exclusive(rec.Id, () => this.startLocked(rec));
+    return this.exclusive(rec.Id, async () => {
+      try {
+        return await this.startLocked(rec);
+      } catch (err) {
+        // Docker removes an AutoRemove container whose start failed; `run --rm` waits for that removal.
+        if (rec.HostConfig.AutoRemove)
+          await this.removeLocked(rec, { force: true, volumes: true }).catch(() => {});
+        throw err;
+      }
+    });
   }
 
   private async startLocked(rec: ContainerRecord): Promise<'started' | 'already'> {
@@ -406,8 +404,8 @@ export class ContainerService {
       await this.mountRootfs(rec);
       const netns = await this.setUpNetwork(rec);
       await this.writeEtcFiles(rec);
-      const ociMounts = JSON.parse(await readFile(files.mounts, 'utf8').catch(() => '[]')) as ResolvedMount[];
-      await this.deps.volumes.setRefs(rec.Id, this.deps.volumes.containerRefs(rec.Id)).catch(() => {});
+      const ociMounts: ResolvedMount[] = (await this.deps.volumes.resolveMounts(this.mountRequest(rec)))
+        .ociMounts;
       const spec: OciSpec = generateSpec({
         id: rec.Id,
         rootfs: paths.rootfs,
@@ -653,7 +651,7 @@ export class ContainerService {
     this.health.delete(rec.Id);
     await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
     await this.tearDownNetwork(rec).catch(() => {});
-    await deactivateMounts(this.deps.volumes, rec.Id).catch(() => {});
+    await this.deps.volumes.deactivate(rec.Id).catch(() => {});
     await this.unmountRootfs(rec).catch(() => {});
     const ranFor =
       Date.parse(rec.State.StartedAt) > 0 ? finishedAt.getTime() - Date.parse(rec.State.StartedAt) : 0;
@@ -871,7 +869,7 @@ export class ContainerService {
     this.exitWatches.get(rec.Id)?.abort();
     await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
     await this.tearDownNetwork(rec).catch(() => {});
-    await releaseMounts(this.deps.volumes, rec.Id, { removeAnonymous: !!opts.volumes });
+    await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: !!opts.volumes });
     await this.destroyFiles(rec);
     this.publish(rec, 'destroy');
     this.notify(rec.Id, 'removed', rec.State.ExitCode);

@@ -93,6 +93,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     volumes,
     runtime,
   });
+  // A force-removed image's layers stay while a container still runs on them.
+  images.setLayerUsers(() =>
+    containers!.store.all().flatMap((c) => (c.ImageChainId ? [c.ImageChainId] : [])),
+  );
   await networks.init({ isAlive: () => true });
   await containers.init();
 

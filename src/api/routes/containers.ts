@@ -4,7 +4,7 @@ import type { ContainerRecord, CreateRequest } from '../../containers/index.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { cgroupPids, containerPaths, type LogEntry, readLogs, readStats, top } from '../../runtime/index.js';
 import { badRequest } from '../../util/index.js';
-import { type ApiRequest, compareVersions, hijack, jsonStream, muxWriter, type Router } from '../index.js';
+import { compareVersions, hijack, jsonStream, muxWriter, type Router } from '../index.js';
 
 function parseLogTime(value: string | null, name: string): number | undefined {
   if (value === null || value === '' || value === '0') return undefined;

@@ -1,6 +1,6 @@
 // Exec routes of the Engine API.
 import type { ExecConfig, ExecService } from '../../containers/exec.js';
-import { badRequest } from '../../util/index.js';
+import { badRequest, conflict, messageOf } from '../../util/index.js';
 import { hijack, muxWriter, type Router } from '../index.js';
 
 export function registerExecRoutes(router: Router, execs: ExecService): void {
@@ -27,10 +27,21 @@ export function registerExecRoutes(router: Router, execs: ExecService): void {
       await execs.start(exec.ID, { detach: true, tty });
       return { status: 200, body: '' };
     }
-    const { handle } = await execs.start(exec.ID, { detach: false, tty });
+    if (exec.started) throw conflict(`Error: Exec command ${exec.ID} has already run`);
+    // Hijack first, as Docker does: a process that cannot start is reported on the stream and through the
+    // exec's exit code (126/127), which the CLI reads back with exec inspect.
+    const socket = await hijack(req, { multiplexed: !tty });
+    let handle: Awaited<ReturnType<ExecService['start']>>['handle'];
+    try {
+      ({ handle } = await execs.start(exec.ID, { detach: false, tty }));
+    } catch (err) {
+      const text = `OCI runtime exec failed: ${messageOf(err)}: unknown\r\n`;
+      (tty ? socket : muxWriter(socket, 2)).write(text);
+      socket.end();
+      return;
+    }
     if (body.ConsoleSize && tty)
       await handle.resize({ height: body.ConsoleSize[0], width: body.ConsoleSize[1] }).catch(() => {});
-    const socket = await hijack(req, { multiplexed: !tty });
     const pending: Promise<void>[] = [];
     const pipeOut = (from: NodeJS.ReadableStream | undefined, stream: 1 | 2) => {
       if (!from) return;
