@@ -2,25 +2,29 @@
 import { Command } from 'commander';
 import { register as registerDaemon } from './commands/daemon.js';
 import { register as registerRegistry } from './commands/registry.js';
+import { closeClient } from './connect.js';
+
+// One entry per command module (src/cli/commands/<name>.ts exporting `register(program)`).
+const modules: ((program: Command) => void)[] = [registerDaemon, registerRegistry];
 
 const program = new Command('berth');
 program
   .description('A container platform that speaks the Docker Engine API')
   .version('0.1.0', '-v, --version')
-  .enablePositionalOptions();
-
-registerDaemon(program);
-registerRegistry(program);
+  .enablePositionalOptions()
+  .showHelpAfterError(false);
+for (const register of modules) register(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  // Daemon errors print as the docker CLI prints them; usage errors exit 125 like docker's.
   const status = (err as { status?: number }).status;
+  const fromDaemon = typeof status === 'number' && (err as Error).name === 'EngineError';
   console.error(
-    `Error response from daemon: ${(err as Error).message}`.replace(
-      /^Error response from daemon: /,
-      status ? 'Error response from daemon: ' : 'Error: ',
-    ),
+    fromDaemon ? `Error response from daemon: ${(err as Error).message}` : `berth: ${(err as Error).message}`,
   );
-  process.exit(status === 125 || status === undefined ? 125 : 1);
+  process.exitCode = (err as { exitCode?: number }).exitCode ?? (fromDaemon ? 1 : 125);
+} finally {
+  closeClient();
 }

@@ -51,6 +51,7 @@ export function register(program: Command): void {
       if (flags.bridge) config.bridge = flags.bridge;
       if (flags.bip) config.bridgeSubnet = flags.bip;
       if (flags.netPrefix) config.netPrefix = flags.netPrefix;
+      if (process.env.BERTH_NETWORK_POOL) config.networkPool = process.env.BERTH_NETWORK_POOL;
       const daemon = await startDaemon(config);
       console.error(`berth daemon listening on unix://${config.socketPath} (data root ${config.dataRoot})`);
       const stop = async (signal: string) => {
