@@ -110,7 +110,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
     async stop() {
       try {
         for (const c of await client.containers.list({ all: true })) {
-          await client.containers.remove(c.Id, { force: true, volumes: true }).catch(() => {});
+          if (c.Id) await client.containers.remove(c.Id, { force: true, volumes: true }).catch(() => {});
         }
         for (const n of await client.networks.list()) {
           if (!['bridge', 'host', 'none'].includes(n.Name ?? ''))
