@@ -1,2 +1,3 @@
-// Compose: the loader (files → canonical Project model) and, later, the reconcile engine.
+// Compose: the loader (files → canonical Project model) and the reconcile engine (model → daemon state).
 export * from './loader/index.js';
+export * from './project/index.js';
