@@ -1,7 +1,7 @@
 // The container service: create, start, stop, remove and watch containers. It composes the image store
 // (root filesystems), the volumes and network services (mounts, namespaces, ports) and the runtime
 // (conmon + runc), and keeps each container's record and state machine.
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
@@ -341,9 +341,9 @@ export class ContainerService {
     if (mode === 'host' || mode === 'none' || mode === 'bridge') return;
     if (mode.startsWith('container:')) {
       this.store.get(mode.slice('container:'.length));
-      return;
     }
-    this.deps.networks.inspect(mode); // 404 "network x not found"
+    // A named network is looked up at start, as Docker does: a 404 at create would make the docker CLI
+    // try to pull the image instead of reporting the missing network.
   }
 
   private async mountRootfs(rec: ContainerRecord): Promise<void> {
@@ -415,6 +415,7 @@ export class ContainerService {
         etc: { hosts: files.hosts, resolvConf: files.resolvConf, hostname: files.hostname },
         netns,
       });
+      clampCapabilities(spec);
       const created = await this.deps.runtime.create({
         id: rec.Id,
         dir,
@@ -1037,6 +1038,80 @@ export class ContainerService {
     for (const m of this.health.values()) m.stop();
     for (const t of this.restartTimers.values()) clearTimeout(t);
   }
+}
+
+/** The daemon's own capability bounding set: a container cannot get more (runc fails with EPERM). */
+let boundingCaps: Set<string> | undefined;
+function ownBoundingCaps(): Set<string> {
+  if (boundingCaps) return boundingCaps;
+  const names = [
+    'CHOWN',
+    'DAC_OVERRIDE',
+    'DAC_READ_SEARCH',
+    'FOWNER',
+    'FSETID',
+    'KILL',
+    'SETGID',
+    'SETUID',
+    'SETPCAP',
+    'LINUX_IMMUTABLE',
+    'NET_BIND_SERVICE',
+    'NET_BROADCAST',
+    'NET_ADMIN',
+    'NET_RAW',
+    'IPC_LOCK',
+    'IPC_OWNER',
+    'SYS_MODULE',
+    'SYS_RAWIO',
+    'SYS_CHROOT',
+    'SYS_PTRACE',
+    'SYS_PACCT',
+    'SYS_ADMIN',
+    'SYS_BOOT',
+    'SYS_NICE',
+    'SYS_RESOURCE',
+    'SYS_TIME',
+    'SYS_TTY_CONFIG',
+    'MKNOD',
+    'LEASE',
+    'AUDIT_WRITE',
+    'AUDIT_CONTROL',
+    'SETFCAP',
+    'MAC_OVERRIDE',
+    'MAC_ADMIN',
+    'SYSLOG',
+    'WAKE_ALARM',
+    'BLOCK_SUSPEND',
+    'AUDIT_READ',
+    'PERFMON',
+    'BPF',
+    'CHECKPOINT_RESTORE',
+  ];
+  const set = new Set<string>();
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').match(/^CapBnd:\s*([0-9a-f]+)/m);
+    const mask = BigInt(`0x${line?.[1] ?? '0'}`);
+    names.forEach((n, i) => {
+      if ((mask >> BigInt(i)) & 1n) set.add(`CAP_${n}`);
+    });
+  } catch {
+    for (const n of names) set.add(`CAP_${n}`);
+  }
+  boundingCaps = set;
+  return set;
+}
+
+/** Drops capabilities the daemon does not hold itself (--privileged on a host that withholds some). */
+function clampCapabilities(spec: OciSpec): void {
+  const caps = spec.process?.capabilities;
+  if (!caps) return;
+  const own = ownBoundingCaps();
+  const keep = (list: string[] | undefined) => list?.filter((c) => own.has(c));
+  caps.bounding = keep(caps.bounding) ?? [];
+  caps.effective = keep(caps.effective) ?? [];
+  caps.permitted = keep(caps.permitted) ?? [];
+  if (caps.inheritable) caps.inheritable = keep(caps.inheritable);
+  if (caps.ambient) caps.ambient = keep(caps.ambient);
 }
 
 function sleep(ms: number): Promise<void> {
