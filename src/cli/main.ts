@@ -1,11 +1,18 @@
 // The berth command line: Docker's command shapes over the Engine API.
 import { Command } from 'commander';
+import { register as registerBootstrap } from './commands/bootstrap.js';
 import { register as registerDaemon } from './commands/daemon.js';
+import { register as registerImages } from './commands/images.js';
 import { register as registerRegistry } from './commands/registry.js';
 import { closeClient } from './connect.js';
 
 // One entry per command module (src/cli/commands/<name>.ts exporting `register(program)`).
-const modules: ((program: Command) => void)[] = [registerDaemon, registerRegistry];
+const modules: ((program: Command) => void)[] = [
+  registerDaemon,
+  registerRegistry,
+  registerImages,
+  registerBootstrap,
+];
 
 const program = new Command('berth');
 program

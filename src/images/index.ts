@@ -7,6 +7,14 @@ import { ImageService as BaseImageService } from './service.js';
 
 export type * from './api-types.js';
 export { type BlobInfo, BlobStore } from './blobs.js';
+export {
+  BOOTSTRAP_PATH_ENV,
+  type BootstrapConfig,
+  DEFAULT_DEBIAN_MIRROR,
+  prepareBusyboxRootfs,
+  prepareDebianRootfs,
+  validDebianSuite,
+} from './bootstrap.js';
 export { applyChanges } from './changes.js';
 export * from './media.js';
 export type { ImageRecord } from './records.js';
