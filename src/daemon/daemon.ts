@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiServer, Router } from '../api/index.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
+import { registerDistributionRoutes } from '../api/routes/distribution.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
 import { registerImageRoutes } from '../api/routes/images.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
@@ -127,6 +128,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   registerContainerRoutes(router, context);
   registerExecRoutes(router, execs);
   registerImageRoutes(router, context);
+  registerDistributionRoutes(router, context);
   registerNetworkRoutes(router, context);
   registerVolumeRoutes(router, context);
 
