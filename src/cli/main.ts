@@ -1,17 +1,27 @@
 // The berth command line: Docker's command shapes over the Engine API.
 import { Command } from 'commander';
 import { register as registerBootstrap } from './commands/bootstrap.js';
+import { register as registerCompose } from './commands/compose.js';
+import { register as registerContainers } from './commands/containers.js';
 import { register as registerDaemon } from './commands/daemon.js';
 import { register as registerImages } from './commands/images.js';
+import { register as registerNetworks } from './commands/networks.js';
 import { register as registerRegistry } from './commands/registry.js';
+import { register as registerSystem } from './commands/system.js';
+import { register as registerVolumes } from './commands/volumes.js';
 import { closeClient } from './connect.js';
 
 // One entry per command module (src/cli/commands/<name>.ts exporting `register(program)`).
 const modules: ((program: Command) => void)[] = [
   registerDaemon,
+  registerCompose,
   registerRegistry,
   registerImages,
   registerBootstrap,
+  registerNetworks,
+  registerVolumes,
+  registerSystem,
+  registerContainers,
 ];
 
 const program = new Command('berth');

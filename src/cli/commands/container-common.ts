@@ -1,0 +1,115 @@
+// Shared plumbing of the container commands: docker's error printing and exit codes, usage errors (125),
+// multi-target loops, and the `container` management group that several command modules add verbs to.
+import type { Command } from 'commander';
+import { EngineError } from '../../client/index.js';
+
+/** An error the command prints itself, as docker does, with a given exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** `Error response from daemon: …` for daemon errors, `Error: …` for the CLI's own, as docker prints them. */
+export function errorText(err: unknown): string {
+  if (err instanceof EngineError) return `Error response from daemon: ${err.message}`;
+  if (err instanceof CliError) return err.message;
+  const message = err instanceof Error ? err.message : String(err);
+  return message.startsWith('Error') ? message : `Error: ${message}`;
+}
+
+/** Wraps an action: errors are printed docker's way and set the exit code instead of reaching main's catch. */
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      const text = errorText(err);
+      if (text) process.stderr.write(`${text}\n`);
+      process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    }
+  };
+}
+
+/**
+ * Runs `fn` for each target, printing each target as given on success (docker's output for stop, rm, kill…)
+ * and each failure on stderr; exits 1 if any failed.
+ */
+export async function eachTarget(
+  targets: string[],
+  fn: (target: string) => Promise<void>,
+  opts: { print?: boolean } = {},
+): Promise<void> {
+  const failures: string[] = [];
+  for (const target of targets) {
+    try {
+      await fn(target);
+      if (opts.print !== false) process.stdout.write(`${target}\n`);
+    } catch (err) {
+      failures.push(errorText(err));
+    }
+  }
+  if (failures.length) throw new CliError(failures.join('\n'), 1);
+}
+
+/** docker exits 125 on unknown flags and bad flag values, printing `unknown flag` plus the usage line. */
+export function dockerUsage(cmd: Command): Command {
+  return cmd.exitOverride((err) => {
+    if (err.exitCode === 0) process.exit(0);
+    const usage = `Usage:  berth ${fullName(cmd)} ${cmd.usage()}`;
+    // Missing arguments are exit 1 in docker ("requires at least 1 argument"), flag errors 125.
+    const missing = err.code === 'commander.missingArgument';
+    process.stderr.write(`\n${usage}\n\nRun 'berth ${fullName(cmd)} --help' for more information\n`);
+    process.exit(missing ? 1 : 125);
+  });
+}
+
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** The `container` management group, shared by every module adding `container <verb>` aliases. */
+export function containerGroup(program: Command): Command {
+  const existing = program.commands.find((c) => c.name() === 'container');
+  if (existing) return existing;
+  return program.command('container').description('Manage containers');
+}
+
+/** Commander's parsed integer option, with docker's message for a bad value (exit 125). */
+export function intOption(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value.trim()))
+    throw new CliError(
+      `invalid argument "${value}" for "${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax\nSee 'berth --help'.`,
+      125,
+    );
+  return Number(value);
+}
+
+/** Repeatable option collector. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `--filter k=v` flags → the API's filters map. */
+export function filtersOf(specs: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0)
+      throw new CliError(
+        `invalid argument "${spec}" for "-f, --filter" flag: bad format of filter (expected name=value)`,
+        125,
+      );
+    (out[spec.slice(0, eq).trim().toLowerCase()] ??= []).push(spec.slice(eq + 1));
+  }
+  return out;
+}
