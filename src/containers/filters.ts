@@ -61,8 +61,15 @@ export function filterContainers(records: ContainerRecord[], opts: ListOptions):
     const values = filters.get(key);
     return !values || values.length === 0 || values.some(pred);
   };
-  const showStopped = opts.all || filters.has('status') || filters.has('exited');
+  // A limit (`ps -n`, `ps -l`) counts containers in every state, as Docker's does.
+  const showStopped =
+    opts.all ||
+    filters.has('status') ||
+    filters.has('exited') ||
+    (opts.limit !== undefined && opts.limit > 0);
   let out = sorted.filter((rec) => {
+    // The builder's RUN containers are internal (Docker's legacy builder hides them the same way).
+    if (rec.Config.Labels?.['io.berth.build'] === 'true') return false;
     if (
       !showStopped &&
       rec.State.Status !== 'running' &&
