@@ -5,10 +5,7 @@ import { register as registerContainers } from './commands/containers.js';
 import { register as registerDaemon } from './commands/daemon.js';
 import { register as registerImages } from './commands/images.js';
 import { register as registerNetworks } from './commands/networks.js';
-import { register as registerNetworks } from './commands/networks.js';
 import { register as registerRegistry } from './commands/registry.js';
-import { register as registerSystem } from './commands/system.js';
-import { register as registerVolumes } from './commands/volumes.js';
 import { register as registerSystem } from './commands/system.js';
 import { register as registerVolumes } from './commands/volumes.js';
 import { closeClient } from './connect.js';
@@ -19,9 +16,6 @@ const modules: ((program: Command) => void)[] = [
   registerRegistry,
   registerImages,
   registerBootstrap,
-  registerNetworks,
-  registerVolumes,
-  registerSystem,
   registerNetworks,
   registerVolumes,
   registerSystem,
