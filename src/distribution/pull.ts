@@ -69,7 +69,7 @@ export async function pullImage(
   if (opts.allTags) {
     if (ref.tag || ref.digest) throw badRequest("tag can't be used with --all-tags/-a");
     const tags = await listTags(session, ref);
-    progress({ status: `Pulling from ${familiarName(ref)}`, id: 'all tags' } as object);
+    progress({ status: `Pulling from ${ref.path}`, id: 'all tags' } as object);
     const out: PullResult[] = [];
     for (const tag of tags) out.push(await pullOne(ctx, session, { ...ref, tag }, opts, progress, false));
     progress({ status: `Status: Downloaded newer images for ${familiarName(ref)}` });
@@ -147,7 +147,7 @@ async function pullOne(
 ): Promise<PullResult> {
   const images = ctx.images;
   const familiarRef = familiarString(ref);
-  if (announce) progress({ status: `Pulling from ${familiarName(ref)}`, id: ref.digest ?? ref.tag });
+  if (announce) progress({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag });
   const { top, image, manifest } = await resolveManifest(session, ref, opts.platform);
   const config = await fetchSmallBlob(session, ref.path, manifest.config.digest, manifest.config.size);
   const id = manifest.config.digest;
