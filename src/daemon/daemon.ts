@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiServer, Router } from '../api/index.js';
+import { registerBuildRoutes } from '../api/routes/build.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
 import { registerDistributionRoutes } from '../api/routes/distribution.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
@@ -131,6 +132,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   registerDistributionRoutes(router, context);
   registerNetworkRoutes(router, context);
   registerVolumeRoutes(router, context);
+  registerBuildRoutes(router, context);
 
   const server = await createApiServer(router, {
     socketPath: config.socketPath,

@@ -1,0 +1,832 @@
+// The Dockerfile executor (Docker's legacy builder semantics): every instruction commits an image whose
+// parent is the previous one; RUN runs in a real (hidden) container whose overlay upper dir becomes the
+// layer, COPY/ADD write their layer without a container, metadata steps commit empty layers. Results are
+// cached by parent image + expanded instruction + args + source checksum.
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
+import type { ContainerService } from '../../containers/index.js';
+import type { ContainerConfig, ImageService } from '../../images/index.js';
+import { containerPaths, readLogs } from '../../runtime/index.js';
+import { BerthError, badRequest, messageOf, notFound } from '../../util/index.js';
+import { BuildCache, cacheKey } from '../cache/index.js';
+import { IgnoreMatcher, readDockerignore } from '../context/index.js';
+import {
+  type Dockerfile,
+  DockerfileError,
+  type Instruction,
+  parseDockerfile,
+  type ResolvedStage,
+  type RunInstruction,
+  resolveStages,
+  type ScopedInstruction,
+  type StageGraph,
+  walkStage,
+} from '../parser/index.js';
+import { type CopyPlan, planCopy, resolveOwner, writeCopy } from './copy.js';
+
+/** Label on build containers: `ps` hides them. */
+export const BUILD_CONTAINER_LABEL = 'io.berth.build';
+
+export interface BuildRequest {
+  /** The extracted build context. */
+  contextDir: string;
+  /** Dockerfile path relative to the context (default `Dockerfile`). */
+  dockerfile?: string;
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  labels?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  pull?: boolean;
+  quiet?: boolean;
+  /** Remove intermediate containers after a successful step (default true). */
+  rm?: boolean;
+  /** Remove them even after a failed step. */
+  forceRm?: boolean;
+  /** RUN's default network mode (default bridge). */
+  networkMode?: string;
+  platform?: string;
+  /** Values for `RUN --mount=type=secret,id=x` (never written to layers, config or history). */
+  secrets?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface BuildDeps {
+  images: ImageService;
+  containers: ContainerService;
+  dataRoot: string;
+  pull?: (ref: string, opts: { platform?: string; progress: (message: object) => void }) => Promise<void>;
+}
+
+/** Where progress goes: Docker's `{"stream": …}` and `{"aux": …}` messages. */
+export interface BuildOutput {
+  stream(text: string): void;
+  aux(value: object): void;
+}
+
+/** A failed build: the message Docker prints, and the exit code of a failing RUN as `code`. */
+export class BuildError extends BerthError {
+  readonly code: number;
+  constructor(message: string, code = 1, status = 400) {
+    super(status, message);
+    this.name = 'BuildError';
+    this.code = code;
+  }
+}
+
+export interface BuildResult {
+  imageId: string;
+  tags: string[];
+}
+
+interface StageResult {
+  imageId: string | null;
+  config: ContainerConfig;
+  author?: string;
+  args: Map<string, string>;
+}
+
+const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const envMap = (env: string[] | undefined) =>
+  new Map(
+    (env ?? []).map((e) => {
+      const eq = e.indexOf('=');
+      return eq < 0 ? [e, ''] : [e.slice(0, eq), e.slice(eq + 1)];
+    }),
+  );
+const setEnv = (env: string[] | undefined, key: string, value: string) => [
+  ...(env ?? []).filter((e) => e.split('=')[0] !== key),
+  `${key}=${value}`,
+];
+
+export class Builder {
+  private readonly cache: BuildCache;
+
+  constructor(private readonly deps: BuildDeps) {
+    this.cache = new BuildCache(deps.dataRoot);
+  }
+
+  /** Reads and parses the Dockerfile of a context (400 naming file:line when invalid). */
+  async loadDockerfile(contextDir: string, name = 'Dockerfile'): Promise<Dockerfile> {
+    const clean = posix.normalize(`/${name}`);
+    const path = join(contextDir, clean);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'EISDIR'
+      )
+        throw badRequest(`Cannot locate specified Dockerfile: ${name}`);
+      throw err;
+    }
+    return parseDockerfile(text, {
+      filename: basename(name).startsWith('.dockerfile.') ? 'Dockerfile' : name,
+    });
+  }
+
+  async build(req: BuildRequest, out: BuildOutput): Promise<BuildResult> {
+    const df = await this.loadDockerfile(req.contextDir, req.dockerfile);
+    const buildArgs = req.buildArgs ?? {};
+    const graph = resolveStages(df, { target: req.target, buildArgs });
+    const ignore = await readDockerignore(req.contextDir);
+    const matcher = new IgnoreMatcher(ignore.patterns);
+    const total = graph.order.reduce((n, i) => n + 1 + graph.all[i]!.stage.instructions.length, 0);
+    const run = new BuildRun(this.deps, this.cache, req, out, df, graph, matcher, total);
+    const result = await run.execute();
+    let imageId = result.imageId;
+    if (!imageId) {
+      // A scratch stage with no instructions still yields an (empty) image.
+      imageId = (await this.deps.images.commit({ parent: null, layer: null, config: result.config })).id;
+    }
+    const labels = Object.entries(req.labels ?? {});
+    if (labels.length > 0) {
+      const config: ContainerConfig = {
+        ...result.config,
+        Labels: { ...(result.config.Labels ?? {}), ...Object.fromEntries(labels) },
+      };
+      const text = `LABEL ${labels.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+      imageId = (
+        await this.deps.images.commit({
+          parent: imageId,
+          layer: null,
+          config,
+          createdBy: `/bin/sh -c #(nop)  ${text}`,
+          recordParent: true,
+        })
+      ).id;
+    }
+    out.aux({ ID: imageId });
+    if (req.quiet) out.stream(`${imageId}\n`);
+    else out.stream(`Successfully built ${short(imageId)}\n`);
+    const tags: string[] = [];
+    for (const t of req.tags ?? []) {
+      await this.deps.images.tag(imageId, t);
+      tags.push(t);
+      if (!req.quiet)
+        out.stream(`Successfully tagged ${t.includes(':') && !t.includes('@') ? t : `${t}:latest`}\n`);
+    }
+    return { imageId, tags };
+  }
+}
+
+/** One build: stage results, step numbering, output. */
+class BuildRun {
+  private readonly results = new Map<number, StageResult>();
+  private step = 0;
+
+  constructor(
+    private readonly deps: BuildDeps,
+    private readonly cache: BuildCache,
+    private readonly req: BuildRequest,
+    private readonly out: BuildOutput,
+    private readonly df: Dockerfile,
+    private readonly graph: StageGraph,
+    private readonly ignore: IgnoreMatcher,
+    private readonly total: number,
+  ) {}
+
+  private print(text: string): void {
+    if (!this.req.quiet) this.out.stream(text);
+  }
+
+  private fail(line: number, message: string): never {
+    throw new DockerfileError(this.df.filename, line, message);
+  }
+
+  async execute(): Promise<StageResult> {
+    for (const group of this.graph.groups) {
+      // Stages of one wave are independent; they run in order here so the step log reads like Docker's.
+      for (const index of group) {
+        this.results.set(index, await this.buildStage(this.graph.all[index]!));
+      }
+    }
+    return this.results.get(this.graph.target)!;
+  }
+
+  private async baseOf(rs: ResolvedStage): Promise<StageResult> {
+    if (rs.baseStage !== undefined) {
+      const r = this.results.get(rs.baseStage)!;
+      return { ...r, config: structuredClone(r.config), args: new Map(r.args) };
+    }
+    if (rs.base.toLowerCase() === 'scratch') return { imageId: null, config: {}, args: new Map() };
+    let rec = this.deps.images.find(rs.base);
+    if ((!rec || this.req.pull) && this.deps.pull) {
+      try {
+        await this.deps.pull(rs.base, { platform: rs.platform, progress: () => {} });
+      } catch (err) {
+        if (!rec) throw notFound(`pull access denied for ${rs.base}: ${messageOf(err)}`);
+      }
+      rec = this.deps.images.find(rs.base);
+    }
+    if (!rec)
+      throw notFound(
+        `pull access denied for ${rs.base}, repository does not exist or may require 'docker login': No such image: ${rs.base}`,
+      );
+    const { config } = await this.deps.images.get(rec.id);
+    const res: StageResult = {
+      imageId: rec.id,
+      config: structuredClone(config.config ?? {}),
+      args: new Map(),
+    };
+    if (config.author) res.author = config.author;
+    return res;
+  }
+
+  private async buildStage(rs: ResolvedStage): Promise<StageResult> {
+    this.cmdSetInStage = false;
+    this.print(`Step ${++this.step}/${this.total} : ${rs.stage.from.original}\n`);
+    const state = await this.baseOf(rs);
+    this.print(` ---> ${state.imageId ? short(state.imageId) : ''}\n`);
+    // ONBUILD triggers of the base run first; the new image does not inherit them.
+    const triggers = state.config.OnBuild ?? [];
+    let triggerInstrs: Instruction[] = [];
+    if (triggers.length > 0) {
+      try {
+        triggerInstrs = parseDockerfile(`FROM scratch\n${triggers.join('\n')}\n`, {
+          filename: 'ONBUILD',
+        }).stages[0]!.instructions;
+      } catch (err) {
+        throw badRequest(`invalid ONBUILD trigger in base image ${rs.base}: ${messageOf(err)}`);
+      }
+      state.config.OnBuild = null;
+    }
+    const walked = (() => {
+      try {
+        return walkStage(
+          { ...rs.stage, instructions: [...triggerInstrs, ...rs.stage.instructions] },
+          {
+            metaArgs: this.graph.metaArgs,
+            buildArgs: this.req.buildArgs ?? {},
+            baseEnv: envMap(state.config.Env),
+            baseArgs: state.args,
+            escapeChar: this.df.directives.escape,
+          },
+        );
+      } catch (err) {
+        const line = (err as { line?: number }).line ?? rs.stage.from.location.startLine;
+        this.fail(line, messageOf(err));
+      }
+    })();
+    for (const [i, step] of walked.steps.entries()) {
+      if (i < triggerInstrs.length) this.print(`# Executing build trigger: ${triggers[i]}\n`);
+      else this.print(`Step ${++this.step}/${this.total} : ${step.instruction.original}\n`);
+      await this.dispatch(state, step);
+    }
+    state.args = walked.args;
+    return state;
+  }
+
+  private shellOf(state: StageResult): string[] {
+    return state.config.Shell && state.config.Shell.length > 0 ? state.config.Shell : DEFAULT_SHELL;
+  }
+
+  private nop(state: StageResult, text: string, twoSpaces = true): string {
+    return `${this.shellOf(state).join(' ')} #(nop) ${twoSpaces ? ' ' : ''}${text}`;
+  }
+
+  /** The args in effect for a step (declared and valued ARGs not shadowed by ENV). */
+  private argsInEffect(state: StageResult, step: ScopedInstruction): string[] {
+    const env = envMap(state.config.Env);
+    const out: string[] = [];
+    for (const [k, v] of step.env) if (!env.has(k)) out.push(`${k}=${v}`);
+    return out.sort();
+  }
+
+  /** Commits a step through the cache; `make` produces the layer on a miss. */
+  private async commitStep(
+    state: StageResult,
+    step: ScopedInstruction,
+    createdBy: string,
+    opts: {
+      contentChecksum?: string;
+      extra?: string;
+      make?: () => Promise<{ layer: { upperDir: string } | null; cleanup?: () => Promise<void> }>;
+    } = {},
+  ): Promise<void> {
+    const images = this.deps.images;
+    const key = cacheKey({
+      parent: state.imageId,
+      createdBy,
+      args: this.argsInEffect(state, step),
+      contentChecksum: opts.contentChecksum,
+      extra: `${opts.extra ?? ''}|${JSON.stringify(state.config)}|${state.author ?? ''}`,
+    });
+    if (!this.req.noCache) {
+      const hit = await this.cache.lookup(key, (id) => images.find(id) !== undefined);
+      if (hit) {
+        this.print(' ---> Using cache\n');
+        this.print(` ---> ${short(hit)}\n`);
+        state.imageId = hit;
+        return;
+      }
+    }
+    const made = opts.make ? await opts.make() : { layer: null };
+    let id: string;
+    try {
+      const rec = await images.commit({
+        parent: state.imageId,
+        layer: made.layer,
+        config: state.config,
+        createdBy,
+        ...(state.author ? { author: state.author } : {}),
+        recordParent: true,
+      });
+      id = rec.id;
+    } finally {
+      await made.cleanup?.();
+    }
+    state.imageId = id;
+    await this.cache.store(key, id);
+    this.print(` ---> ${short(id)}\n`);
+  }
+
+  private async dispatch(state: StageResult, step: ScopedInstruction): Promise<void> {
+    const ins = step.expanded;
+    const line = ins.location.startLine;
+    const cfg = state.config;
+    switch (ins.kind) {
+      case 'ENV': {
+        for (const kv of ins.vars) cfg.Env = setEnv(cfg.Env, kv.key, kv.value);
+        const text = `ENV ${ins.vars.map((kv) => `${kv.key}=${kv.value}`).join(' ')}`;
+        return this.commitStep(state, step, this.nop(state, text));
+      }
+      case 'ARG': {
+        const text = `ARG ${ins.args.map((a) => (a.default !== undefined ? `${a.name}=${a.default}` : a.name)).join(' ')}`;
+        return this.commitStep(state, step, this.nop(state, text));
+      }
+      case 'LABEL': {
+        cfg.Labels = { ...(cfg.Labels ?? {}) };
+        for (const kv of ins.labels) cfg.Labels[kv.key] = kv.value;
+        const text = `LABEL ${ins.labels.map((kv) => `${kv.key}=${kv.value}`).join(' ')}`;
+        return this.commitStep(state, step, this.nop(state, text));
+      }
+      case 'MAINTAINER':
+        state.author = ins.maintainer;
+        return this.commitStep(state, step, this.nop(state, `MAINTAINER ${ins.maintainer}`));
+      case 'EXPOSE': {
+        cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
+        const ports: string[] = [];
+        for (const spec of ins.ports) {
+          const [range = '', proto = 'tcp'] = spec.split('/');
+          const [a = '', b] = range.split('-');
+          const lo = Number(a);
+          const hi = b === undefined ? lo : Number(b);
+          if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi < lo || hi > 65535)
+            this.fail(line, `invalid port ${spec}`);
+          for (let p = lo; p <= hi; p++) {
+            cfg.ExposedPorts[`${p}/${proto.toLowerCase()}`] = {};
+            ports.push(`${p}/${proto.toLowerCase()}`);
+          }
+        }
+        return this.commitStep(state, step, this.nop(state, `EXPOSE ${ports.join(' ')}`));
+      }
+      case 'USER':
+        cfg.User = ins.user;
+        return this.commitStep(state, step, this.nop(state, `USER ${ins.user}`));
+      case 'STOPSIGNAL':
+        cfg.StopSignal = ins.signal;
+        return this.commitStep(state, step, this.nop(state, `STOPSIGNAL ${ins.signal}`));
+      case 'VOLUME': {
+        cfg.Volumes = { ...(cfg.Volumes ?? {}) };
+        for (const p of ins.paths) cfg.Volumes[p] = {};
+        return this.commitStep(state, step, this.nop(state, `VOLUME [${ins.paths.join(' ')}]`));
+      }
+      case 'SHELL':
+        cfg.Shell = ins.shell;
+        return this.commitStep(state, step, this.nop(state, `SHELL [${ins.shell.join(' ')}]`));
+      case 'CMD':
+      case 'ENTRYPOINT': {
+        const cmd =
+          ins.command.form === 'exec' ? ins.command.args : [...this.shellOf(state), ins.command.script];
+        if (ins.kind === 'CMD') cfg.Cmd = cmd;
+        else {
+          cfg.Entrypoint = cmd;
+          // ENTRYPOINT resets an inherited CMD (a CMD later in the Dockerfile sets it again).
+          if (!this.cmdSetInStage) cfg.Cmd = null;
+        }
+        if (ins.kind === 'CMD') this.cmdSetInStage = true;
+        return this.commitStep(state, step, this.nop(state, `${ins.kind} ${JSON.stringify(cmd)}`));
+      }
+      case 'HEALTHCHECK': {
+        if (ins.none) cfg.Healthcheck = { Test: ['NONE'] };
+        else {
+          cfg.Healthcheck = { Test: ins.test };
+          if (ins.intervalNs !== undefined) cfg.Healthcheck.Interval = ins.intervalNs;
+          if (ins.timeoutNs !== undefined) cfg.Healthcheck.Timeout = ins.timeoutNs;
+          if (ins.startPeriodNs !== undefined) cfg.Healthcheck.StartPeriod = ins.startPeriodNs;
+          if (ins.startIntervalNs !== undefined) cfg.Healthcheck.StartInterval = ins.startIntervalNs;
+          if (ins.retries !== undefined) cfg.Healthcheck.Retries = ins.retries;
+        }
+        return this.commitStep(
+          state,
+          step,
+          this.nop(state, `HEALTHCHECK ${JSON.stringify(cfg.Healthcheck)}`),
+        );
+      }
+      case 'ONBUILD':
+        cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.trigger];
+        return this.commitStep(state, step, this.nop(state, `ONBUILD ${ins.trigger}`));
+      case 'WORKDIR':
+        return this.workdir(state, step, ins.path);
+      case 'RUN':
+        return this.run(state, step, ins);
+      case 'COPY':
+      case 'ADD':
+        return this.copy(state, step, ins);
+      case 'FROM':
+        this.fail(line, 'FROM inside a stage');
+    }
+  }
+
+  private cmdSetInStage = false;
+
+  // ---- root filesystem views ----
+
+  /** Mounts an image's root read-only-ish (a throwaway upper) and runs `fn` on it. */
+  private async withRoot<T>(
+    imageId: string | null,
+    fn: (root: string | undefined) => Promise<T>,
+  ): Promise<T> {
+    if (!imageId) return fn(undefined);
+    const images = this.deps.images;
+    const base = images.tempDir();
+    const target = join(base, 'merged');
+    await mkdir(base, { recursive: true });
+    await images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), target);
+    try {
+      return await fn(target);
+    } finally {
+      await images.layers.unmount(target).catch(() => {});
+      await rm(base, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  private absPath(state: StageResult, p: string): string {
+    const wd = state.config.WorkingDir || '/';
+    const joined = p.startsWith('/') ? p : posix.join(wd, p);
+    const norm = posix.normalize(joined);
+    return p.endsWith('/') && !norm.endsWith('/') ? `${norm}/` : norm;
+  }
+
+  private async workdir(state: StageResult, step: ScopedInstruction, path: string): Promise<void> {
+    const dir = posix.normalize(this.absPath(state, path)).replace(/\/$/, '') || '/';
+    state.config.WorkingDir = dir;
+    const exists = await this.withRoot(state.imageId, async (root) => {
+      if (!root) return false;
+      try {
+        return statSync(join(root, dir)).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+    await this.commitStep(state, step, this.nop(state, `WORKDIR ${dir}`, false), {
+      extra: exists ? 'exists' : 'create',
+      make: async () => {
+        if (exists) return { layer: null };
+        const layerDir = this.deps.images.tempDir();
+        mkdirSync(join(layerDir, dir), { recursive: true, mode: 0o755 });
+        return {
+          layer: { upperDir: layerDir },
+          cleanup: () => rm(layerDir, { recursive: true, force: true }),
+        };
+      },
+    });
+  }
+
+  // ---- COPY / ADD ----
+
+  private async copy(
+    state: StageResult,
+    step: ScopedInstruction,
+    ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>,
+  ): Promise<void> {
+    const line = ins.location.startLine;
+    if (ins.kind === 'ADD' && ins.checksum !== undefined)
+      this.fail(line, 'ADD --checksum is not supported by this builder (it cannot verify sources yet)');
+    if (ins.parents) this.fail(line, 'COPY --parents is not supported by this builder');
+    const dest = this.absPath(state, ins.dest);
+    const fromRef = ins.from;
+    let sourceImage: string | null | undefined;
+    let rootName = 'build context';
+    if (fromRef !== undefined) {
+      const byName = this.graph.all.find((s) => s.name === fromRef.toLowerCase());
+      const idx = byName ? byName.index : /^\d+$/.test(fromRef) ? Number(fromRef) : undefined;
+      if (idx !== undefined) {
+        const r = this.results.get(idx);
+        if (!r) this.fail(line, `invalid from flag value ${fromRef}: stage has not been built yet`);
+        sourceImage = r.imageId;
+        rootName = `stage ${fromRef}`;
+      } else {
+        const rec = this.deps.images.find(fromRef);
+        if (!rec)
+          this.fail(line, `invalid from flag value ${fromRef}: No such image or build stage: ${fromRef}`);
+        sourceImage = rec.id;
+        rootName = `image ${fromRef}`;
+      }
+    }
+    const tempSources: string[] = [];
+    const heredocSources: { name: string; content: string }[] = [];
+    const sources: string[] = [];
+    let urlDir: string | undefined;
+    for (const s of ins.sources) {
+      if (s.kind === 'heredoc') {
+        heredocSources.push({ name: s.heredoc.name, content: s.heredoc.content });
+        continue;
+      }
+      if (/^https?:\/\//.test(s.path)) {
+        if (ins.kind !== 'ADD') this.fail(line, `COPY does not accept URLs (${s.path}): use ADD`);
+        urlDir ??= this.deps.images.tempDir();
+        tempSources.push(s.path);
+        continue;
+      }
+      if (/^git@|\.git(#|$)/.test(s.path) && ins.kind === 'ADD')
+        this.fail(line, `ADD of git repositories is not supported by this builder: ${s.path}`);
+      sources.push(s.path);
+    }
+    const cleanups: string[] = [];
+    try {
+      // Remote and heredoc sources are staged into a private directory and copied from there.
+      let extraRoot: string | undefined;
+      const extraNames: string[] = [];
+      if (tempSources.length > 0 || heredocSources.length > 0) {
+        extraRoot = urlDir ?? this.deps.images.tempDir();
+        cleanups.push(extraRoot);
+        await mkdir(extraRoot, { recursive: true });
+        for (const url of tempSources) {
+          const name = basename(new URL(url).pathname) || 'download';
+          const res = await fetch(url, { signal: this.req.signal }).catch((err: unknown) => {
+            throw badRequest(`ADD ${url}: ${messageOf(err)}`);
+          });
+          if (!res.ok) throw badRequest(`ADD ${url}: HTTP ${res.status}`);
+          await writeFile(join(extraRoot, name), Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+          extraNames.push(name);
+        }
+        for (const h of heredocSources) {
+          await writeFile(join(extraRoot, h.name), h.content, { mode: 0o644 });
+          extraNames.push(h.name);
+        }
+      }
+      const doCopy = async (srcRoot: string, parentRoot: string | undefined) => {
+        const destIsDir = parentRoot
+          ? (() => {
+              try {
+                return statSync(join(parentRoot, dest)).isDirectory();
+              } catch {
+                return false;
+              }
+            })()
+          : false;
+        const common = {
+          dest,
+          destIsDir: destIsDir || sources.length + extraNames.length > 1,
+          excludes: ins.excludes,
+          unpack: ins.kind === 'ADD' && ins.unpack !== false,
+        };
+        const plans: CopyPlan[] = [];
+        if (sources.length > 0)
+          plans.push(
+            await planCopy({
+              ...common,
+              root: srcRoot,
+              sources,
+              keepOwner: fromRef !== undefined,
+              rootName,
+              ...(fromRef === undefined ? { ignore: this.ignore } : {}),
+            }),
+          );
+        if (extraRoot && extraNames.length > 0)
+          plans.push(
+            await planCopy({
+              ...common,
+              root: extraRoot,
+              sources: extraNames,
+              keepOwner: false,
+              unpack: false,
+              rootName: 'download',
+            }),
+          );
+        const checksum = plans.map((p) => p.checksum).join(',');
+        const label =
+          plans.length === 1 && plans[0]!.label === 'file' ? 'file' : plans.length > 1 ? 'multi' : 'dir';
+        const owner = ins.chown ? resolveOwner(ins.chown, parentRoot) : undefined;
+        const createdBy = this.nop(state, `${ins.kind} ${label}:${checksum.slice(0, 64)} in ${dest} `, false);
+        await this.commitStep(state, step, createdBy, {
+          contentChecksum: checksum,
+          extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''}`,
+          make: async () => {
+            const layerDir = this.deps.images.tempDir();
+            await mkdir(layerDir, { recursive: true });
+            for (const plan of plans)
+              await writeCopy(plan, {
+                layerDir,
+                parentRoot,
+                keepOwner: fromRef !== undefined,
+                ...(owner ? { owner } : {}),
+                ...(ins.chmod ? { chmod: ins.chmod } : {}),
+              });
+            return {
+              layer: { upperDir: layerDir },
+              cleanup: () => rm(layerDir, { recursive: true, force: true }),
+            };
+          },
+        });
+      };
+      await this.withRoot(state.imageId, async (parentRoot) => {
+        if (sourceImage !== undefined) {
+          if (sourceImage === null) {
+            const empty = this.deps.images.tempDir();
+            cleanups.push(empty);
+            await mkdir(empty, { recursive: true });
+            await doCopy(empty, parentRoot);
+          } else await this.withRoot(sourceImage, (root) => doCopy(root!, parentRoot));
+        } else await doCopy(this.req.contextDir, parentRoot);
+      });
+    } catch (err) {
+      if (err instanceof BerthError && !(err instanceof DockerfileError) && /COPY failed/.test(err.message))
+        throw new BuildError(err.message.replace(/^COPY/, ins.kind));
+      throw err;
+    } finally {
+      for (const c of cleanups) await rm(c, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  // ---- RUN ----
+
+  private async run(state: StageResult, step: ScopedInstruction, ins: RunInstruction): Promise<void> {
+    const line = ins.location.startLine;
+    const shell = this.shellOf(state);
+    let cmd: string[];
+    if (ins.command.form === 'exec') cmd = ins.command.args;
+    else {
+      let script = ins.command.script;
+      const only = /^<<-?(["']?)([A-Za-z0-9_]+)\1$/.exec(script.trim());
+      if (only && ins.heredocs.length === 1) script = ins.heredocs[0]!.content;
+      else if (ins.heredocs.length > 0)
+        script = `${script}\n${ins.heredocs.map((h) => `${h.content}${h.name}`).join('\n')}`;
+      cmd = [...shell, script];
+    }
+    const args = this.argsInEffect(state, step);
+    const createdBy = `${args.length > 0 ? `|${args.length} ${args.join(' ')} ` : ''}${cmd.join(' ')}`;
+    const network = ins.network ?? (this.req.networkMode || 'default');
+    const mounts = ins.mounts.map((m) => ({ ...m }));
+    const extra = `net=${network};mounts=${JSON.stringify(mounts.map((m) => ({ ...m, env: undefined })))}`;
+    await this.commitStep(state, step, createdBy, {
+      extra,
+      make: async () => {
+        if (!state.imageId) {
+          // RUN on scratch: the container needs an image to start from.
+          state.imageId = (
+            await this.deps.images.commit({ parent: null, layer: null, config: state.config })
+          ).id;
+        }
+        return this.runContainer(state, step, cmd, network, mounts, line);
+      },
+    });
+  }
+
+  private async runContainer(
+    state: StageResult,
+    step: ScopedInstruction,
+    cmd: string[],
+    network: string,
+    mounts: RunInstruction['mounts'],
+    line: number,
+  ): Promise<{ layer: { upperDir: string }; cleanup: () => Promise<void> }> {
+    const c = this.deps.containers;
+    const binds: string[] = [];
+    const tmpfs: Record<string, string> = {};
+    const env = [...step.env].map(([k, v]) => `${k}=${v}`);
+    const secretFiles: string[] = [];
+    const mountCleanups: (() => Promise<void>)[] = [];
+    for (const m of mounts) {
+      const target = m.target ? this.absPath(state, m.target) : undefined;
+      if (m.type === 'cache') {
+        if (!target) this.fail(line, 'RUN --mount=type=cache needs a target');
+        const dir = this.cacheMountDir(m.id ?? target);
+        mkdirSync(dir, { recursive: true });
+        binds.push(`${dir}:${target}`);
+      } else if (m.type === 'tmpfs') {
+        if (!target) this.fail(line, 'RUN --mount=type=tmpfs needs a target');
+        tmpfs[target] = m.size ? `size=${m.size}` : '';
+      } else if (m.type === 'secret') {
+        const id = m.id ?? (m.target ? basename(m.target) : '');
+        const value = this.req.secrets?.[id];
+        if (value === undefined) {
+          if (m.required) this.fail(line, `secret ${id} not found`);
+          continue;
+        }
+        if (m.env) env.push(`${m.env}=${value}`);
+        if (!m.env || m.target) {
+          const file = join(this.deps.images.tempDir());
+          await mkdir(file, { recursive: true, mode: 0o700 });
+          await writeFile(join(file, 'secret'), value, { mode: m.mode ?? 0o400 });
+          secretFiles.push(file);
+          binds.push(`${join(file, 'secret')}:${target ?? `/run/secrets/${id}`}:ro`);
+        }
+      } else if (m.type === 'bind') {
+        if (!target) this.fail(line, 'RUN --mount=type=bind needs a target');
+        const src = posix.normalize(`/${m.source ?? '/'}`);
+        if (m.from !== undefined) {
+          const rs = this.graph.all.find((s) => s.name === m.from!.toLowerCase());
+          const idx = rs ? rs.index : /^\d+$/.test(m.from) ? Number(m.from) : undefined;
+          const imageId =
+            idx !== undefined ? this.results.get(idx)?.imageId : this.deps.images.find(m.from)?.id;
+          if (!imageId) this.fail(line, `RUN --mount from=${m.from}: no such stage or image`);
+          const base = this.deps.images.tempDir();
+          const root = join(base, 'merged');
+          await this.deps.images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), root);
+          mountCleanups.push(async () => {
+            await this.deps.images.layers.unmount(root).catch(() => {});
+            await rm(base, { recursive: true, force: true }).catch(() => {});
+          });
+          binds.push(`${join(root, src)}:${target}${m.readonly ? ':ro' : ''}`);
+        } else {
+          binds.push(`${join(this.req.contextDir, src)}:${target}${m.readonly ? ':ro' : ''}`);
+        }
+      } else {
+        this.fail(line, `RUN --mount=type=${m.type} is not supported by this builder`);
+      }
+    }
+    const networkMode = network === 'default' ? 'bridge' : network;
+    let id: string | undefined;
+    const cleanupMounts = async () => {
+      for (const f of mountCleanups) await f();
+      for (const f of secretFiles) await rm(f, { recursive: true, force: true }).catch(() => {});
+    };
+    try {
+      const created = await c.create({
+        Image: state.imageId!,
+        Cmd: cmd,
+        Entrypoint: [],
+        Env: env,
+        WorkingDir: state.config.WorkingDir ?? '',
+        User: state.config.User ?? '',
+        Labels: { [BUILD_CONTAINER_LABEL]: 'true' },
+        Healthcheck: { Test: ['NONE'] },
+        HostConfig: {
+          NetworkMode: networkMode,
+          Binds: binds,
+          ...(Object.keys(tmpfs).length > 0 ? { Tmpfs: tmpfs } : {}),
+        },
+      } as Parameters<ContainerService['create']>[0]);
+      id = created.Id;
+      this.print(` ---> Running in ${short(id)}\n`);
+      const rec = c.get(id);
+      const exited = c.wait(id, 'next-exit');
+      await c.start(id);
+      for await (const entry of readLogs(containerPaths(c.dir(rec)).log, { follow: true, exited })) {
+        this.print(entry.line);
+      }
+      const { StatusCode } = await exited;
+      if (StatusCode !== 0) {
+        const text = cmd.join(' ');
+        throw new BuildError(`The command '${text}' returned a non-zero code: ${StatusCode}`, StatusCode);
+      }
+      const upper = c.upperDir(rec);
+      scrubMountPoints(upper);
+      const containerId = id;
+      return {
+        layer: { upperDir: upper },
+        cleanup: async () => {
+          await cleanupMounts();
+          if (this.req.rm !== false || this.req.forceRm) {
+            await c.remove(containerId, { force: true, volumes: true }).catch(() => {});
+            this.print(` ---> Removed intermediate container ${short(containerId)}\n`);
+          }
+        },
+      };
+    } catch (err) {
+      await cleanupMounts();
+      if (id && (this.req.forceRm || this.req.rm !== false))
+        await c.remove(id, { force: true, volumes: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  private cacheMountDir(id: string): string {
+    return this.cache.mountDir(id);
+  }
+}
+
+/** Empty files/dirs the runtime made as mount points (resolv.conf, hosts, …) are not part of the layer. */
+function scrubMountPoints(upper: string): void {
+  for (const rel of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', '.dockerenv']) {
+    try {
+      const st = statSync(join(upper, rel));
+      if (st.isFile() && st.size === 0) rmSync(join(upper, rel));
+    } catch {
+      // Not there.
+    }
+  }
+  for (const rel of ['etc', 'proc', 'sys', 'dev']) {
+    try {
+      if (readdirSync(join(upper, rel)).length === 0) rmSync(join(upper, rel), { recursive: true });
+    } catch {
+      // Not there or not empty.
+    }
+  }
+}

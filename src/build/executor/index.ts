@@ -1,0 +1,12 @@
+// The build executor: Dockerfile → images (legacy builder semantics), with the layer cache.
+
+export { receiveContext } from './context.js';
+export {
+  BUILD_CONTAINER_LABEL,
+  type BuildDeps,
+  BuildError,
+  Builder,
+  type BuildOutput,
+  type BuildRequest,
+  type BuildResult,
+} from './executor.js';
