@@ -62,9 +62,15 @@ export async function fetchManifest(
   reference: string,
   familiar: string,
 ): Promise<FetchedManifest> {
-  const res = await session.fetch(`/v2/${repo}/manifests/${reference}`, {
-    headers: { Accept: MANIFEST_ACCEPT },
-  });
+  const res = await session
+    .fetch(`/v2/${repo}/manifests/${reference}`, { headers: { Accept: MANIFEST_ACCEPT } })
+    .catch((err: unknown) => {
+      // An anonymous client refused by the token service: Docker's "pull access denied".
+      if (err instanceof RegistryRequestError && err.httpStatus === 401 && !session.hasCredentials) {
+        throw notFoundMessage(familiar, reference, err);
+      }
+      throw err;
+    });
   if (res.status !== 200) {
     const err = await errorFrom(res, `manifests/${reference}`);
     if (res.status === 404 || res.status === 401 || res.status === 403)

@@ -112,6 +112,10 @@ export class RegistrySession {
     if (opts.auth?.registrytoken) this.authHeader = `Bearer ${opts.auth.registrytoken}`;
   }
 
+  get hasCredentials(): boolean {
+    return this.auth?.username !== undefined || this.auth?.registrytoken !== undefined;
+  }
+
   addScope(scope: string): void {
     this.scopes.add(scope);
   }
