@@ -1,6 +1,8 @@
 // The berth command line: Docker's command shapes over the Engine API.
 import { Command } from 'commander';
 import { register as registerBootstrap } from './commands/bootstrap.js';
+import { register as registerBuild } from './commands/build.js';
+import { register as registerCompose } from './commands/compose.js';
 import { register as registerContainers } from './commands/containers.js';
 import { register as registerDaemon } from './commands/daemon.js';
 import { register as registerImages } from './commands/images.js';
@@ -13,6 +15,7 @@ import { closeClient } from './connect.js';
 // One entry per command module (src/cli/commands/<name>.ts exporting `register(program)`).
 const modules: ((program: Command) => void)[] = [
   registerDaemon,
+  registerCompose,
   registerRegistry,
   registerImages,
   registerBootstrap,
@@ -20,6 +23,7 @@ const modules: ((program: Command) => void)[] = [
   registerVolumes,
   registerSystem,
   registerContainers,
+  registerBuild,
 ];
 
 const program = new Command('berth');
