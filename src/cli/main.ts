@@ -1,7 +1,6 @@
 // The berth command line: Docker's command shapes over the Engine API.
 import { Command } from 'commander';
 import { register as registerBootstrap } from './commands/bootstrap.js';
-import { register as registerBuild } from './commands/build.js';
 import { register as registerCompose } from './commands/compose.js';
 import { register as registerContainers } from './commands/containers.js';
 import { register as registerDaemon } from './commands/daemon.js';
@@ -23,7 +22,6 @@ const modules: ((program: Command) => void)[] = [
   registerVolumes,
   registerSystem,
   registerContainers,
-  registerBuild,
 ];
 
 const program = new Command('berth');
