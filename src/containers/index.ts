@@ -1,4 +1,24 @@
 // Containers: records, their state machine, restart policies and health checks.
+export {
+  archiveContainerPath,
+  type Change,
+  containerChanges,
+  encodePathStat,
+  type ExtractOptions,
+  exportContainer,
+  extractTar,
+  extractToContainer,
+  type FilesDeps,
+  goBase,
+  goModeIsDir,
+  goModeIsSymlink,
+  packPath,
+  type PathStat,
+  preserveTrailing,
+  specifiesCurrentDir,
+  splitPathDirEntry,
+  statContainerPath,
+} from './files.js';
 export { filterContainers, type ListOptions } from './filters.js';
 export { type Health, type HealthConfig, HealthMonitor } from './health.js';
 export { generateName, validateName } from './names.js';

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiServer, Router } from '../api/index.js';
 import { registerBuildRoutes } from '../api/routes/build.js';
+import { registerContainerFileRoutes } from '../api/routes/container-files.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
 import { registerDistributionRoutes } from '../api/routes/distribution.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
@@ -127,6 +128,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const router = new Router();
   registerSystemRoutes(router, context);
   registerContainerRoutes(router, context);
+  registerContainerFileRoutes(router, context);
   registerExecRoutes(router, execs);
   registerImageRoutes(router, context);
   registerDistributionRoutes(router, context);

@@ -1,0 +1,796 @@
+// Container filesystem operations behind `cp`, `export` and `diff`: path stats, tars of a path, safe
+// extraction of uploaded tars, the export of the whole rootfs and the changes in the overlay upper dir.
+//
+// Paths inside a container are resolved against its rootfs with symlinks followed *inside* that rootfs
+// (resolveInRoot), so neither a container symlink (`/x -> /`) nor a tar entry can reach the host. The
+// generic parts (packPath, extractTar) also serve the CLI on the host side of `cp`.
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  createReadStream,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  type Stats,
+  symlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { posix } from 'node:path';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { type Header, type Pack, extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { decompress, tarDirectory } from '../layers/index.js';
+import { resolveInRoot, resolveUser } from '../runtime/index.js';
+import { BerthError, badRequest, internal, messageOf, notFound, run } from '../util/index.js';
+import type { ContainerRecord } from './record.js';
+import type { ContainerService } from './service.js';
+
+/** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits: permissions plus type flags (ModeDir = 1<<31, ModeSymlink = 1<<27…). */
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** One entry of GET /containers/{id}/changes: Kind 0 modified, 1 added, 2 deleted. */
+export interface Change {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
+
+/** What the file operations need besides the container service: the image's layer directories. */
+export interface FilesDeps {
+  containers: ContainerService;
+  /** Lower directories of an image chain, top first (LayerStore.lowerDirs). */
+  lowerDirs(chainId: string | null): string[];
+}
+
+// ------------------------------------------------------------------ Go path helpers
+
+const GO_MODE = {
+  dir: 2 ** 31,
+  symlink: 2 ** 27,
+  device: 2 ** 26,
+  pipe: 2 ** 25,
+  socket: 2 ** 24,
+  setuid: 2 ** 23,
+  setgid: 2 ** 22,
+  charDevice: 2 ** 21,
+  sticky: 2 ** 20,
+};
+
+/** Go's os.FileMode for a stat (fillFileStatFromSys). */
+export function goFileMode(st: Stats): number {
+  let m = st.mode & 0o777;
+  if (st.isDirectory()) m += GO_MODE.dir;
+  else if (st.isSymbolicLink()) m += GO_MODE.symlink;
+  else if (st.isBlockDevice()) m += GO_MODE.device;
+  else if (st.isCharacterDevice()) m += GO_MODE.device + GO_MODE.charDevice;
+  else if (st.isFIFO()) m += GO_MODE.pipe;
+  else if (st.isSocket()) m += GO_MODE.socket;
+  if (st.mode & 0o4000) m += GO_MODE.setuid;
+  if (st.mode & 0o2000) m += GO_MODE.setgid;
+  if (st.mode & 0o1000) m += GO_MODE.sticky;
+  return m;
+}
+
+export function goModeIsDir(mode: number): boolean {
+  return mode >= GO_MODE.dir;
+}
+
+export function goModeIsSymlink(mode: number): boolean {
+  return Math.floor(mode / GO_MODE.symlink) % 2 === 1;
+}
+
+/** Go's filepath.Base: trailing slashes ignored, '/' for the root, '.' for ''. */
+export function goBase(p: string): string {
+  if (p === '') return '.';
+  const s = p.replace(/\/+$/, '');
+  if (s === '') return '/';
+  return s.slice(s.lastIndexOf('/') + 1);
+}
+
+/** True when the last element of `p` is '.' (`dir/.`, `dir/./`). */
+export function specifiesCurrentDir(p: string): boolean {
+  return goBase(p) === '.';
+}
+
+/** Docker's PreserveTrailingDotOrSeparator: keep a trailing `/.` or `/` that cleaning removed. */
+export function preserveTrailing(cleaned: string, original: string): string {
+  let out = cleaned;
+  if (!specifiesCurrentDir(out) && specifiesCurrentDir(original)) {
+    if (!out.endsWith('/')) out += '/';
+    out += '.';
+  }
+  if (!out.endsWith('/') && original.endsWith('/')) out += '/';
+  return out;
+}
+
+/** Docker's SplitPathDirEntry: the parent directory and the entry name (`.` kept for `dir/.`). */
+export function splitPathDirEntry(p: string): { dir: string; base: string } {
+  let cleaned = posix.normalize(p).replace(/(.)\/+$/, '$1');
+  if (specifiesCurrentDir(p)) cleaned += '/.';
+  return { dir: posix.dirname(cleaned), base: goBase(cleaned) };
+}
+
+/** RFC 3339 with nanoseconds, trailing zeros dropped (Go's time.Time JSON in UTC). */
+function goTime(st: { mtimeMs: number; mtimeNs?: bigint }): string {
+  const ns = st.mtimeNs ?? BigInt(Math.round(st.mtimeMs * 1e6));
+  const secs = ns / 1_000_000_000n;
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  const base = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+  return `${base}${frac ? `.${frac}` : ''}Z`;
+}
+
+// ------------------------------------------------------------------ rootfs holds
+
+interface Hold {
+  count: number;
+  root: Promise<string>;
+  release: () => void;
+  done: Promise<void>;
+}
+const holds = new Map<string, Hold>();
+const unmounting = new Map<string, Promise<void>>();
+
+/**
+ * Keeps the container's rootfs mounted while `fn` (and any stream it returns) runs. Holds are counted per
+ * container so concurrent copies of a stopped container share one mount and the last one unmounts.
+ */
+async function acquireRootfs(
+  svc: ContainerService,
+  rec: ContainerRecord,
+): Promise<{ root: string; release: () => Promise<void> }> {
+  await unmounting.get(rec.Id);
+  let hold = holds.get(rec.Id);
+  if (!hold) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let ready!: (root: string) => void;
+    let fail!: (err: unknown) => void;
+    const root = new Promise<string>((res, rej) => {
+      ready = res;
+      fail = rej;
+    });
+    const done = svc
+      .withRootfs(rec, async (r) => {
+        ready(r);
+        await gate;
+      })
+      .catch((err) => fail(err));
+    const h: Hold = { count: 0, root, release, done };
+    holds.set(rec.Id, h);
+    root.catch(() => {
+      if (holds.get(rec.Id) === h) holds.delete(rec.Id);
+    });
+    hold = h;
+  }
+  hold.count++;
+  const h = hold;
+  let root: string;
+  try {
+    root = await h.root;
+  } catch (err) {
+    h.count--;
+    throw err;
+  }
+  let released = false;
+  return {
+    root,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--h.count > 0) return;
+      if (holds.get(rec.Id) === h) holds.delete(rec.Id);
+      h.release();
+      const p = h.done.finally(() => {
+        if (unmounting.get(rec.Id) === p) unmounting.delete(rec.Id);
+      });
+      unmounting.set(rec.Id, p);
+      await p;
+    },
+  };
+}
+
+async function withHeldRootfs<T>(
+  svc: ContainerService,
+  rec: ContainerRecord,
+  fn: (root: string) => Promise<T>,
+): Promise<T> {
+  const { root, release } = await acquireRootfs(svc, rec);
+  try {
+    return await fn(root);
+  } finally {
+    await release();
+  }
+}
+
+/** Releases `release` once `stream` has ended, failed or been destroyed. */
+function releaseAfter(stream: Readable, release: () => Promise<void>): Readable {
+  let once = false;
+  const go = () => {
+    if (once) return;
+    once = true;
+    release().catch(() => {});
+  };
+  stream.once('close', go);
+  stream.once('end', go);
+  stream.once('error', go);
+  return stream;
+}
+
+// ------------------------------------------------------------------ stat and archive (GET/HEAD)
+
+function fileNotFound(path: string, container: string): BerthError {
+  return notFound(`Could not find the file ${path} in container ${container}`);
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Docker's ResolvePath: the directory part resolved inside the rootfs, the last element kept as is. */
+function resolvePath(root: string, path: string): { resolved: string; abs: string } {
+  const abs = preserveTrailing(posix.join('/', path), path);
+  const cut = abs.lastIndexOf('/');
+  const dir = abs.slice(0, cut + 1);
+  const base = abs.slice(cut + 1);
+  const resolvedDir = resolveInRoot(root, dir);
+  // A trailing '/' or '/.' was already followed inside the rootfs: never let the host follow it.
+  return { resolved: base === '' || base === '.' ? resolvedDir : `${resolvedDir}/${base}`, abs };
+}
+
+function statIn(root: string, resolved: string, abs: string): { stat: PathStat; st: Stats } {
+  const st = lstatSync(resolved, { bigint: false });
+  const big = lstatSync(resolved, { bigint: true });
+  let linkTarget = '';
+  if (st.isSymbolicLink()) {
+    const host = resolveInRoot(root, abs);
+    linkTarget = posix.join('/', posix.relative(root, host));
+  }
+  return {
+    st,
+    stat: {
+      name: goBase(abs),
+      size: st.size,
+      mode: goFileMode(st),
+      mtime: goTime({ mtimeMs: st.mtimeMs, mtimeNs: big.mtimeNs }),
+      linkTarget,
+    },
+  };
+}
+
+function checkPathParam(path: string | null | undefined): string {
+  if (path === null || path === undefined || path === '') throw badRequest('path cannot be empty');
+  if (path.includes('\0')) throw badRequest('invalid path: contains a NUL byte');
+  return path;
+}
+
+/** HEAD /containers/{id}/archive: the stat of `path` in the container `ref`. */
+export async function statContainerPath(deps: FilesDeps, ref: string, path: string): Promise<PathStat> {
+  checkPathParam(path);
+  const rec = deps.containers.get(ref);
+  return withHeldRootfs(deps.containers, rec, async (root) => {
+    try {
+      const { resolved, abs } = resolvePath(root, path);
+      return statIn(root, resolved, abs).stat;
+    } catch (err) {
+      if (isMissing(err)) throw fileNotFound(path, ref);
+      throw err;
+    }
+  });
+}
+
+/** GET /containers/{id}/archive: a tar of `path`, its top entry named after the requested base name. */
+export async function archiveContainerPath(
+  deps: FilesDeps,
+  ref: string,
+  path: string,
+): Promise<{ stat: PathStat; stream: Readable }> {
+  checkPathParam(path);
+  const rec = deps.containers.get(ref);
+  const { root, release } = await acquireRootfs(deps.containers, rec);
+  try {
+    let resolved: string;
+    let abs: string;
+    let stat: PathStat;
+    let st: Stats;
+    try {
+      ({ resolved, abs } = resolvePath(root, path));
+      ({ stat, st } = statIn(root, resolved, abs));
+    } catch (err) {
+      if (isMissing(err)) throw fileNotFound(path, ref);
+      throw err;
+    }
+    const rebase = goBase(abs);
+    const stream = packPath(resolved.replace(/(.)\/+$/, '$1'), rebase, st);
+    deps.containers.publish(rec, 'archive-path');
+    return { stat, stream: releaseAfter(stream, release) };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+/** Encodes a stat for the X-Docker-Container-Path-Stat header. */
+export function encodePathStat(stat: PathStat): string {
+  return Buffer.from(JSON.stringify(stat)).toString('base64');
+}
+
+// ------------------------------------------------------------------ tar of one path
+
+/**
+ * A tar of the host path `source` (a file, a directory with its contents, or a symlink itself), with the
+ * top entry renamed to `name` ('.' gives `./child` names, '/' gives `/child`). Symlinks are never followed.
+ */
+export function packPath(source: string, name: string, st?: Stats): Readable {
+  const pack = tarPack();
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  pipeline(pack, out, () => {});
+  writePathEntries(pack, source, name, st ?? lstatSync(source)).then(
+    () => pack.finalize(),
+    (err: Error) => {
+      pack.destroy(err);
+      out.destroy(err);
+    },
+  );
+  return out;
+}
+
+type Headers = Partial<Header> & { name: string };
+
+async function writePathEntries(pack: Pack, source: string, top: string, topStat: Stats): Promise<void> {
+  const inodes = new Map<string, string>();
+  const add = (header: Headers) =>
+    new Promise<void>((resolve, reject) => {
+      pack.entry(header, '', (err) => (err ? reject(err) : resolve()));
+    });
+  const child = (parent: string, n: string) => (parent === '/' ? `/${n}` : `${parent}/${n}`);
+
+  const entry = async (abs: string, name: string, st: Stats): Promise<void> => {
+    const base: Headers = {
+      name,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      mtime: st.mtime,
+    };
+    if (st.isDirectory()) {
+      await add({ ...base, name: name.endsWith('/') ? name : `${name}/`, type: 'directory' });
+      for (const n of readdirSync(abs).sort()) {
+        const p = `${abs}/${n}`;
+        const cst = lstatSync(p, { throwIfNoEntry: false });
+        if (cst) await entry(p, child(name, n), cst);
+      }
+    } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? inodes.get(key) : undefined;
+      if (first) {
+        await add({ ...base, type: 'link', linkname: first, size: 0 });
+        return;
+      }
+      if (st.nlink > 1) inodes.set(key, name);
+      await addFile(pack, { ...base, type: 'file', size: st.size }, abs, st.size);
+    } else if (st.isSymbolicLink()) {
+      await add({ ...base, type: 'symlink', linkname: readlinkSync(abs) });
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      await add({
+        ...base,
+        type: st.isCharacterDevice() ? 'character-device' : 'block-device',
+        devmajor: devMajor(st.rdev),
+        devminor: devMinor(st.rdev),
+      });
+    } else if (st.isFIFO()) {
+      await add({ ...base, type: 'fifo' });
+    }
+    // Sockets are not archived, as in Docker.
+  };
+  await entry(source, top, topStat);
+}
+
+async function addFile(pack: Pack, header: Headers, abs: string, size: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+    if (size === 0) {
+      (sink as NodeJS.WritableStream).end();
+      return;
+    }
+    // A file that shrinks while being read would leave the tar short: tar-stream reports that as an error.
+    pipeline(createReadStream(abs, { start: 0, end: size - 1 }), sink, (err) => {
+      if (err) reject(err);
+    });
+  });
+}
+
+function devMajor(dev: number): number {
+  return Number(((BigInt(dev) >> 8n) & 0xfffn) | ((BigInt(dev) >> 32n) & ~0xfffn));
+}
+function devMinor(dev: number): number {
+  return Number((BigInt(dev) & 0xffn) | ((BigInt(dev) >> 12n) & ~0xffn));
+}
+
+// ------------------------------------------------------------------ extraction
+
+export interface ExtractOptions {
+  /**
+   * 'container': `root` is a container rootfs; symlinks met on the way are followed inside it (as Docker's
+   * chrooted untar does). 'host': no symlink below `dest` is ever followed (the CLI's side of `cp`).
+   */
+  mode: 'container' | 'host';
+  /** Error when a directory would be replaced by a non-directory or vice versa. */
+  noOverwriteDirNonDir?: boolean;
+  /** Owner for every entry (copyUIDGID); otherwise the tar's uid/gid (unless noChown). */
+  chown?: { uid: number; gid: number };
+  /** Keep the extracting user as owner (the CLI's side). */
+  noChown?: boolean;
+}
+
+interface Special {
+  host: string;
+  kind: 'c' | 'b' | 'p';
+  major: number;
+  minor: number;
+}
+
+/**
+ * Extracts `source` (plain, gzip or zstd tar) into the directory `dest` inside `root` (`dest` is a path as
+ * seen from the root, e.g. '/tmp'). Every entry must stay below `dest`; symlinks may not point above it.
+ */
+export async function extractTar(
+  source: Readable,
+  root: string,
+  dest: string,
+  opts: ExtractOptions,
+): Promise<void> {
+  const { stream } = await decompress(source);
+  const ex = tarExtract();
+  let pipeErr: Error | undefined;
+  pipeline(stream, ex, (err) => {
+    if (err) pipeErr = err;
+  });
+  const destRel = posix.normalize(`/${dest}`);
+  const dirTimes: { host: string; mtime: Date }[] = [];
+  const specials: Special[] = [];
+
+  // Host path of the entry `rel` (relative to dest): its parent resolved by the mode's rules.
+  const hostOf = (rel: string, entryName: string): string => {
+    const parentRel = posix.dirname(rel);
+    const base = posix.basename(rel);
+    if (opts.mode === 'container') {
+      const parent = resolveInRoot(root, posix.join(destRel, parentRel));
+      ensureDirs(root, parent, entryName);
+      return `${parent}/${base}`;
+    }
+    const top = root === '/' ? destRel : `${root}${destRel === '/' ? '' : destRel}`;
+    let cur = top;
+    if (parentRel !== '.') {
+      for (const part of parentRel.split('/')) {
+        cur = `${cur === '/' ? '' : cur}/${part}`;
+        const st = lstatSync(cur, { throwIfNoEntry: false });
+        if (!st) mkdirSync(cur, { mode: 0o755 });
+        else if (st.isSymbolicLink())
+          throw badRequest(`invalid archive: entry "${entryName}" passes through the symlink ${cur}`);
+        else if (!st.isDirectory())
+          throw badRequest(`invalid archive: parent of "${entryName}" is not a directory`);
+      }
+    }
+    return `${cur === '/' ? '' : cur}/${base}`;
+  };
+
+  try {
+    for await (const entry of ex) {
+      const h = entry.header as Header;
+      const name = h.name;
+      try {
+        if ((h.type as string) === 'pax-global-header' || (h.type as string) === 'pax-header') {
+          entry.resume();
+          continue;
+        }
+        const rel = entryRel(name);
+        if (rel === null) throw badRequest(`invalid archive: "${name}" is outside of "${destRel}"`);
+        const isDir = h.type === 'directory';
+        if (rel === '.') {
+          // The destination itself: Docker leaves an existing directory alone.
+          entry.resume();
+          if (!isDir) throw badRequest(`invalid archive: cannot replace the destination with "${name}"`);
+          continue;
+        }
+        const host = hostOf(rel, name);
+        const existing = lstatSync(host, { throwIfNoEntry: false });
+        if (existing) {
+          if (opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir)
+            throw badRequest(`cannot overwrite directory "${host}" with non-directory "${name}"`);
+          if (opts.noOverwriteDirNonDir && !existing.isDirectory() && isDir)
+            throw badRequest(`cannot overwrite non-directory "${host}" with directory "${name}"`);
+          if (!(existing.isDirectory() && isDir)) rmSync(host, { recursive: true, force: true });
+        }
+        const mode = (h.mode ?? 0o644) & 0o7777;
+        switch (h.type) {
+          case 'directory':
+            if (!existing?.isDirectory()) mkdirSync(host, { mode: 0o700 });
+            break;
+          case 'file':
+          case 'contiguous-file': {
+            const fd = openSync(
+              host,
+              constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+              0o600,
+            );
+            try {
+              for await (const chunk of entry as AsyncIterable<Buffer>) {
+                let off = 0;
+                while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+              }
+            } finally {
+              closeSync(fd);
+            }
+            break;
+          }
+          case 'symlink': {
+            const target = h.linkname ?? '';
+            // Docker's rule: the link, read from the entry's directory, must stay below the destination.
+            const joined = posix.join(posix.dirname(rel), target.startsWith('/') ? `.${target}` : target);
+            if (target === '' || joined === '..' || joined.startsWith('../'))
+              throw badRequest(`invalid archive: invalid symlink "${name}" -> "${target}"`);
+            symlinkSync(target, host);
+            break;
+          }
+          case 'link': {
+            const targetRel = entryRel(h.linkname ?? '');
+            if (targetRel === null || targetRel === '.')
+              throw badRequest(`invalid archive: invalid hardlink "${name}" -> "${h.linkname}"`);
+            const target = hostOf(targetRel, name);
+            const tst = lstatSync(target, { throwIfNoEntry: false });
+            if (!tst || tst.isDirectory())
+              throw badRequest(`invalid archive: hardlink "${name}" -> "${h.linkname}": no such file`);
+            linkSync(target, host);
+            break;
+          }
+          case 'character-device':
+          case 'block-device':
+          case 'fifo':
+            specials.push({
+              host,
+              kind: h.type === 'fifo' ? 'p' : h.type === 'character-device' ? 'c' : 'b',
+              major: h.devmajor ?? 0,
+              minor: h.devminor ?? 0,
+            });
+            break;
+          default:
+            // Unknown types are skipped, as Docker's untar does.
+            entry.resume();
+            continue;
+        }
+        entry.resume();
+        if (h.type === 'character-device' || h.type === 'block-device' || h.type === 'fifo') {
+          await makeSpecial(specials.pop()!, mode);
+        }
+        const owner = opts.chown ?? (opts.noChown ? undefined : { uid: h.uid ?? 0, gid: h.gid ?? 0 });
+        if (owner) lchownSync(host, owner.uid, owner.gid);
+        if (h.type !== 'symlink' && h.type !== 'link') chmodSync(host, mode);
+        const mtime = h.mtime ?? new Date();
+        if (h.type === 'directory') dirTimes.push({ host, mtime });
+        else if (h.type === 'symlink') lutimesSync(host, mtime, mtime);
+        else if (h.type !== 'link') utimesSync(host, mtime, mtime);
+      } catch (err) {
+        entry.resume();
+        if (err instanceof BerthError) throw err;
+        throw badRequest(`extracting "${name}": ${messageOf(err)}`, err);
+      }
+    }
+    if (pipeErr) throw pipeErr;
+    for (const d of dirTimes.reverse()) {
+      const st = lstatSync(d.host, { throwIfNoEntry: false });
+      if (st?.isDirectory()) utimesSync(d.host, d.mtime, d.mtime);
+    }
+  } catch (err) {
+    stream.destroy();
+    ex.destroy();
+    if (err instanceof BerthError) throw err;
+    throw badRequest(`invalid tar archive: ${messageOf(err)}`, err);
+  }
+}
+
+/** An entry name relative to the destination ('.' for itself), or null when it escapes it. */
+function entryRel(name: string): string | null {
+  if (name.includes('\0')) return null;
+  // Docker joins the name under the destination: a leading '/' is harmless, '..' past it is not.
+  const rel = posix.normalize(name.replace(/^\/+/, '') || '.').replace(/\/+$/, '');
+  if (rel === '..' || rel.startsWith('../')) return null;
+  return rel === '' ? '.' : rel;
+}
+
+/** Creates the missing directories of `hostDir` (inside `root`): they were resolved inside the rootfs. */
+function ensureDirs(root: string, hostDir: string, entryName: string): void {
+  const st = lstatSync(hostDir, { throwIfNoEntry: false });
+  if (st?.isDirectory()) return;
+  if (st) throw badRequest(`invalid archive: parent of "${entryName}" is not a directory`);
+  if (!hostDir.startsWith(`${root}/`) && hostDir !== root) throw internal(`${hostDir} is outside ${root}`);
+  mkdirSync(hostDir, { recursive: true, mode: 0o755 });
+}
+
+async function makeSpecial(s: Special, mode: number): Promise<void> {
+  const args =
+    s.kind === 'p'
+      ? ['-m', mode.toString(8), s.host, 'p']
+      : ['-m', mode.toString(8), s.host, s.kind, String(s.major), String(s.minor)];
+  const res = await run('mknod', args);
+  if (res.code !== 0) throw badRequest(`creating device ${s.host}: ${res.stderr.trim()}`);
+}
+
+// ------------------------------------------------------------------ PUT archive
+
+/** PUT /containers/{id}/archive: extracts `tar` into the directory `path` of the container. */
+export async function extractToContainer(
+  deps: FilesDeps,
+  ref: string,
+  path: string,
+  tar: Readable,
+  opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {},
+): Promise<void> {
+  checkPathParam(path);
+  const rec = deps.containers.get(ref);
+  if (rec.HostConfig.ReadonlyRootfs) throw new BerthError(403, 'container rootfs is marked read-only');
+  await withHeldRootfs(deps.containers, rec, async (root) => {
+    const abs = preserveTrailing(posix.join('/', path), path);
+    // Unlike stat, the last element is followed too: extracting "to a symlink" means to its target dir.
+    const resolved = resolveInRoot(root, abs);
+    const st = lstatSync(resolved, { throwIfNoEntry: false });
+    if (!st) throw fileNotFound(path, ref);
+    if (!st.isDirectory()) throw badRequest('extraction point is not a directory');
+    let chown: { uid: number; gid: number } | undefined;
+    if (opts.copyUIDGID) {
+      const user = resolveUser(root, rec.Config.User || undefined);
+      chown = { uid: user.uid, gid: user.gid };
+    }
+    const inside = posix.join('/', posix.relative(root, resolved));
+    await extractTar(tar, root, inside, {
+      mode: 'container',
+      noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
+      chown,
+    });
+  });
+  deps.containers.publish(rec, 'extract-to-dir');
+}
+
+// ------------------------------------------------------------------ export
+
+/** GET /containers/{id}/export: the merged root filesystem as a plain tar. */
+export async function exportContainer(deps: FilesDeps, ref: string): Promise<Readable> {
+  const rec = deps.containers.get(ref);
+  const { root, release } = await acquireRootfs(deps.containers, rec);
+  try {
+    const { stream, done } = tarDirectory(root, { gzipLevel: 0 });
+    done.catch(() => {});
+    deps.containers.publish(rec, 'export');
+    return releaseAfter(stream, release);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------ changes
+
+/**
+ * Paths Docker keeps in a container's init layer (mount points for /etc/hosts & co, /dev, /proc…): runc
+ * creates them in our upper dir, Docker's diff never shows them.
+ */
+const INIT_PATHS = new Set([
+  '/.dockerenv',
+  '/dev',
+  '/dev/console',
+  '/dev/pts',
+  '/dev/shm',
+  '/etc/hostname',
+  '/etc/hosts',
+  '/etc/mtab',
+  '/etc/resolv.conf',
+  '/proc',
+  '/sys',
+]);
+
+/** Lstat of `rel` in a layer directory without following any symlink on the way. */
+function lstatInLayer(layer: string, rel: string): Stats | undefined {
+  let cur = layer;
+  const parts = rel.split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    cur = `${cur}/${parts[i]}`;
+    const st = lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    if (i === parts.length - 1) return st;
+    if (!st.isDirectory()) return undefined;
+  }
+  return undefined;
+}
+
+async function isOpaque(path: string): Promise<boolean> {
+  const res = await run('getfattr', ['--only-values', '-h', '-n', 'trusted.overlay.opaque', path]);
+  return res.code === 0 && res.stdout === 'y';
+}
+
+/** GET /containers/{id}/changes, computed from the overlay upper dir against the image's layers. */
+export async function containerChanges(deps: FilesDeps, ref: string): Promise<Change[]> {
+  const rec = deps.containers.get(ref);
+  const upper = deps.containers.upperDir(rec);
+  const lowers = deps.lowerDirs(rec.ImageChainId);
+  const inLower = (p: string) => {
+    for (const l of lowers) {
+      const st = lstatInLayer(l, p);
+      if (st) return st;
+    }
+    return undefined;
+  };
+  const changes: Change[] = [];
+  const changedDirs = new Set<string>();
+
+  // Docker's walk (pkg/archive changes()): lexical order, a directory before its contents; an added or
+  // deleted path makes its parent "modified" once, even when the parent's own metadata did not change.
+  const walk = async (dir: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = readdirSync(dir === '/' ? upper : `${upper}${dir}`).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      const st = lstatSync(`${upper}${path}`, { throwIfNoEntry: false });
+      if (!st) continue;
+      const lower = inLower(path);
+      if (INIT_PATHS.has(path)) {
+        if (st.isDirectory()) changedDirs.add(path);
+        continue;
+      }
+      let kind: Change['Kind'] | undefined;
+      if (st.isCharacterDevice() && st.rdev === 0) kind = 2;
+      else if (st.isDirectory() && lower && (await isOpaque(`${upper}${path}`))) kind = 2;
+      else if (!lower) kind = 1;
+      else if (st.isDirectory() && lower.isDirectory()) {
+        const same =
+          st.mode === lower.mode &&
+          st.size === lower.size &&
+          Math.floor(st.mtimeMs / 1000) === Math.floor(lower.mtimeMs / 1000);
+        kind = same || onlyInitChildren(upper, path) ? undefined : 0;
+      } else kind = 0;
+      if (st.isDirectory()) changedDirs.add(path);
+      if (kind !== undefined) {
+        if (kind === 1 || kind === 2) {
+          const parent = posix.dirname(path);
+          if (parent !== '/' && !changedDirs.has(parent)) {
+            changes.push({ Path: parent, Kind: 0 });
+            changedDirs.add(parent);
+          }
+        }
+        changes.push({ Path: path, Kind: kind });
+      }
+      if (st.isDirectory()) await walk(path);
+    }
+  };
+  await walk('/');
+  return changes;
+}
+
+/** True when a directory in the upper dir holds nothing but init-layer mount points (e.g. /etc for /etc/hosts). */
+function onlyInitChildren(upper: string, dir: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(`${upper}${dir}`);
+  } catch {
+    return false;
+  }
+  return names.length > 0 && names.every((n) => INIT_PATHS.has(`${dir}/${n}`));
+}
