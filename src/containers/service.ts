@@ -1000,7 +1000,9 @@ export class ContainerService {
   ): Promise<OciSpec['process']> {
     const paths = containerPaths(this.store.dir(rec.Id));
     const config = JSON.parse(await readFile(paths.config, 'utf8')) as OciSpec;
-    return execProcessSpec(config, paths.rootfs, opts);
+    const spec = execProcessSpec(config, paths.rootfs, opts);
+    clampCapabilities({ process: spec } as OciSpec);
+    return spec;
   }
 
   /** Opens the container's attach streams (conmon's attach socket). */

@@ -3,11 +3,29 @@ import { readFileSync } from 'node:fs';
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import type { DaemonContext } from '../../daemon/context.js';
 import { type EngineEvent, eventMatches } from '../../daemon/events.js';
+import { badRequest } from '../../util/index.js';
 import { API_VERSION, type ApiRequest, jsonStream, MIN_API_VERSION, type Router } from '../index.js';
 
 /** The Engine release whose API level berth serves (API 1.47 = Engine 27.3). */
 export const ENGINE_COMPAT_VERSION = '27.3.1';
 export const BERTH_VERSION = '0.1.0';
+
+const EVENT_FILTERS = [
+  'config',
+  'container',
+  'daemon',
+  'event',
+  'image',
+  'label',
+  'network',
+  'node',
+  'plugin',
+  'scope',
+  'secret',
+  'service',
+  'type',
+  'volume',
+];
 
 function goArch(): string {
   return arch() === 'x64' ? 'amd64' : arch();
@@ -127,6 +145,8 @@ export function registerSystemRoutes(router: Router, ctx: DaemonContext): void {
 
   router.get('/events', async (req: ApiRequest) => {
     const filters = req.filters();
+    for (const key of filters.keys())
+      if (!EVENT_FILTERS.includes(key)) throw badRequest(`invalid filter '${key}'`);
     const since = parseEventTime(req.query.get('since'));
     const until = parseEventTime(req.query.get('until'));
     const stream = jsonStream(req);
