@@ -4,6 +4,7 @@ import { register as registerBootstrap } from './commands/bootstrap.js';
 import { register as registerCompose } from './commands/compose.js';
 import { register as registerContainers } from './commands/containers.js';
 import { register as registerDaemon } from './commands/daemon.js';
+import { register as registerDistribution } from './commands/distribution.js';
 import { register as registerImages } from './commands/images.js';
 import { register as registerNetworks } from './commands/networks.js';
 import { register as registerRegistry } from './commands/registry.js';
@@ -17,6 +18,7 @@ const modules: ((program: Command) => void)[] = [
   registerCompose,
   registerRegistry,
   registerImages,
+  registerDistribution,
   registerBootstrap,
   registerNetworks,
   registerVolumes,
