@@ -58,16 +58,38 @@ export async function eachTarget(
   if (failures.length) throw new CliError(failures.join('\n'), 1);
 }
 
-/** docker exits 125 on unknown flags and bad flag values, printing `unknown flag` plus the usage line. */
+/** Commander's error text in docker's words (`unknown flag: --x`, `'berth run' requires at least 1 argument`). */
+export function dockerFlagError(text: string, cmd: Command): string {
+  const line = text.trim().replace(/^error: /, '');
+  let m = /^unknown option '(--?)([^']*)'/.exec(line);
+  if (m)
+    return m[1] === '--' ? `unknown flag: --${m[2]}` : `unknown shorthand flag: '${m[2]![0]}' in -${m[2]}`;
+  m = /^option '([^']*)' argument missing/.exec(line);
+  if (m) return `flag needs an argument: ${m[1]!.split(/[ ,]+/).find((f) => f.startsWith('--')) ?? m[1]}`;
+  if (/^missing required argument|^too many arguments/.test(line)) {
+    const args = cmd.registeredArguments;
+    const required = args.filter((a) => a.required).length;
+    const exact = args.every((a) => a.required && !a.variadic);
+    const count = `${required} argument${required === 1 ? '' : 's'}`;
+    return `berth: 'berth ${fullName(cmd)}' requires ${exact ? 'exactly' : 'at least'} ${count}`;
+  }
+  return line;
+}
+
+/** docker exits 125 on unknown flags and bad flag values, 1 on a wrong argument count, with its usage line. */
 export function dockerUsage(cmd: Command): Command {
-  return cmd.exitOverride((err) => {
-    if (err.exitCode === 0) process.exit(0);
-    const usage = `Usage:  berth ${fullName(cmd)} ${cmd.usage()}`;
-    // Missing arguments are exit 1 in docker ("requires at least 1 argument"), flag errors 125.
-    const missing = err.code === 'commander.missingArgument';
-    process.stderr.write(`\n${usage}\n\nRun 'berth ${fullName(cmd)} --help' for more information\n`);
-    process.exit(missing ? 1 : 125);
-  });
+  return cmd
+    .configureOutput({
+      outputError: (text, write) => write(`${dockerFlagError(text, cmd)}\n`),
+    })
+    .exitOverride((err) => {
+      if (err.exitCode === 0) process.exit(0);
+      const usage = `Usage:  berth ${fullName(cmd)} ${cmd.usage()}`;
+      const argCount = err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments';
+      const hint = argCount ? 'See' : 'Run';
+      process.stderr.write(`\n${usage}\n\n${hint} 'berth ${fullName(cmd)} --help' for more information\n`);
+      process.exit(argCount ? 1 : 125);
+    });
 }
 
 function fullName(cmd: Command): string {

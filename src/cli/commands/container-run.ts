@@ -232,14 +232,24 @@ async function attachAndWait(
   }
   if (tty) resizeNow(client, id);
   await attached.done.catch(() => {});
-  // The stream may end by a detach sequence while the container runs on: then there is no exit code.
-  const state = (await client.containers.inspect(id).catch(() => undefined))?.State;
-  if (state?.Running) {
-    process.stdin.destroy();
+  // The output ends when the container exits, or on a detach sequence (the container runs on): wait a moment
+  // for the exit code, then look.
+  exit.code.catch(() => {});
+  const settled = await Promise.race([
+    exit.code.then(
+      (code) => ({ code }),
+      () => ({ code: undefined }),
+    ),
+    new Promise<undefined>((r) => setTimeout(r, 1500)),
+  ]);
+  if (stdin) process.stdin.destroy();
+  if (settled?.code !== undefined) {
+    process.exitCode = settled.code;
     return;
   }
+  const state = (await client.containers.inspect(id).catch(() => undefined))?.State;
+  if (state?.Running) return;
   process.exitCode = await exit.code;
-  if (stdin) process.stdin.destroy();
 }
 
 interface ExecFlags {
