@@ -257,6 +257,7 @@ const BAD: [string, string, RegExp][] = [
   ],
   [
     'missing required variable',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a JS template
     'services:\n  a:\n    image: busybox\n    command: echo ${NEEDED:?must be set}\n',
     /NEEDED/,
   ],
