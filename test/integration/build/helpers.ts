@@ -1,0 +1,84 @@
+// Shared by the build tests: a private berth daemon with a busybox image, and a runner for CLIs.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+
+export const REPO = join(fileURLToPath(import.meta.url), '../../../..');
+export const DOCKER = '/usr/local/bin/docker';
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runTool(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { input?: string | Buffer; cwd?: string } = {},
+): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, cwd: opts.cwd ?? REPO });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** A private daemon with `busybox:latest` imported from a busybox-static rootfs. */
+export async function daemonWithBusybox(): Promise<TestDaemon> {
+  const d = await startTestDaemon();
+  const tmp = tempDir('berth-build-bb-');
+  try {
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    makeBusyboxRootfs(rootfs);
+    const tar = join(tmp.path, 'bb.tar');
+    execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+    execFileSync(DOCKER, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest'], {
+      env: d.env,
+      stdio: 'ignore',
+    });
+  } catch (err) {
+    await d.stop();
+    throw err;
+  } finally {
+    tmp.cleanup();
+  }
+  return d;
+}
+
+/** Writes a context directory from a map of relative paths to contents. */
+export function writeContext(dir: string, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const path = join(dir, rel);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+  }
+}
+
+/** The step blocks of a legacy build log: `Step n/m : INSTR` → whether it used the cache. */
+export function cacheUse(log: string): { step: string; cached: boolean }[] {
+  const out: { step: string; cached: boolean }[] = [];
+  for (const block of log.split(/^Step \d+\/\d+ : /m).slice(1)) {
+    const [first = ''] = block.split('\n');
+    out.push({ step: first, cached: block.includes(' ---> Using cache') });
+  }
+  return out;
+}
