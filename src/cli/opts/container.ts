@@ -115,6 +115,8 @@ export interface ContainerFlags {
   mount: string[];
   name?: string;
   network?: string;
+  /** `--net`: commander files both spellings under this name. */
+  net?: string;
   networkAlias: string[];
   healthcheck: boolean;
   oomScoreAdj?: string;
@@ -370,6 +372,14 @@ export function parsePublish(
   return { exposed, bindings };
 }
 
+/** opts.normalizeCapabilities: upper case with the CAP_ prefix; ALL stays ALL. */
+function normalizeCaps(caps: string[]): string[] {
+  return caps.map((c) => {
+    const up = c.trim().toUpperCase();
+    return up === 'ALL' || up.startsWith('CAP_') ? up : `CAP_${up}`;
+  });
+}
+
 function splitLast(text: string): [string, string] {
   const i = text.lastIndexOf(':');
   return i < 0 ? ['', text] : [text.slice(0, i), text.slice(i + 1)];
@@ -422,7 +432,7 @@ export function buildCreateBody(flags: ContainerFlags, image: string, command: s
       );
     nanoCpus = Math.round(cpus * 1e9);
   }
-  const network = flags.network ?? 'default';
+  const network = flags.network ?? flags.net ?? 'default';
   const endpoint: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } } = {};
   if (flags.networkAlias.length) endpoint.Aliases = flags.networkAlias;
   if (flags.ip) endpoint.IPAMConfig = { IPv4Address: flags.ip };
@@ -461,8 +471,8 @@ export function buildCreateBody(flags: ContainerFlags, image: string, command: s
       AutoRemove: !!flags.rm,
       VolumesFrom: flags.volumesFrom,
       Mounts: flags.mount.map(parseMountFlag),
-      CapAdd: flags.capAdd,
-      CapDrop: flags.capDrop,
+      CapAdd: normalizeCaps(flags.capAdd),
+      CapDrop: normalizeCaps(flags.capDrop),
       Dns: flags.dns,
       DnsOptions: flags.dnsOption,
       DnsSearch: flags.dnsSearch,
