@@ -143,6 +143,7 @@ describe('docker build (legacy builder) against berth', { skip }, () => {
     try {
       writeContext(tmp.path, {
         Dockerfile:
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable
           'ARG BASE=busybox\nFROM $BASE\nARG V=1\nENV W=${V}-env\nRUN echo "V=$V W=$W" > /v\nCMD ["cat", "/v"]\n',
       });
       const b = await build(['--build-arg', 'V=7', '-t', 'bt-args:2', tmp.path]);
