@@ -90,7 +90,7 @@ describe('docker build (legacy builder) against berth', { skip }, () => {
     const h = await docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'bt-multi:1']);
     assert.equal(h.status, 0, h.stderr);
     const lines = h.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^\/bin\/sh -c #\(nop\) {2}CMD \["cat","\/out\/greeting"\]\|0B$/);
+    assert.match(lines[0]!, /^\/bin\/sh -c #\(nop\) {2}CMD \["cat" "\/out\/greeting"\]\|0B$/);
     assert.ok(
       lines.some((l) => /^\/bin\/sh -c #\(nop\) COPY (dir|multi|file):[0-9a-f]+ in \/out\/ /.test(l)),
     );
@@ -151,6 +151,31 @@ describe('docker build (legacy builder) against berth', { skip }, () => {
       assert.equal((await docker(['run', '--rm', 'bt-args:2'])).stdout, 'V=7 W=7-env\n');
       const h = await docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'bt-args:2']);
       assert.match(h.stdout, /\|1 V=7 \/bin\/sh -c echo "V=\$V W=\$W" > \/v/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test('independent stages build together; the log keeps each stage whole and in order', async () => {
+    const tmp = tempDir('berth-build-par-');
+    try {
+      writeContext(tmp.path, {
+        Dockerfile: [
+          'FROM busybox AS left',
+          'RUN echo L > /l',
+          'FROM busybox AS right',
+          'RUN echo R > /r',
+          'FROM busybox',
+          'COPY --from=left /l /l',
+          'COPY --from=right /r /r',
+          'CMD ["cat", "/l", "/r"]',
+        ].join('\n'),
+      });
+      const r = await build(['-t', 'bt-par:1', tmp.path]);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      const numbers = [...r.stdout.matchAll(/^Step (\d+)\/8 : /gm)].map((m) => Number(m[1]));
+      assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal((await docker(['run', '--rm', 'bt-par:1'])).stdout, 'L\nR\n');
     } finally {
       tmp.cleanup();
     }

@@ -82,6 +82,10 @@ export interface BuildResult {
 
 interface StageResult {
   imageId: string | null;
+  /** Where this stage's progress goes (stages of one wave build in parallel, each into a buffer). */
+  log: (text: string) => void;
+  /** A CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
   config: ContainerConfig;
   author?: string;
   args: Map<string, string>;
@@ -176,7 +180,6 @@ export class Builder {
 /** One build: stage results, step numbering, output. */
 class BuildRun {
   private readonly results = new Map<number, StageResult>();
-  private step = 0;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -198,21 +201,40 @@ class BuildRun {
   }
 
   async execute(): Promise<StageResult> {
+    let n = 0;
+    for (const i of this.graph.order) {
+      this.stepBase.set(i, n);
+      n += 1 + this.graph.all[i]!.stage.instructions.length;
+    }
     for (const group of this.graph.groups) {
-      // Stages of one wave are independent; they run in order here so the step log reads like Docker's.
-      for (const index of group) {
-        this.results.set(index, await this.buildStage(this.graph.all[index]!));
+      if (group.length === 1) {
+        const index = group[0]!;
+        this.results.set(index, await this.buildStage(this.graph.all[index]!, (t) => this.print(t)));
+        continue;
+      }
+      // Independent stages build in parallel; each one's log is buffered and printed whole, in order.
+      const buffers = group.map(() => [] as string[]);
+      const settled = await Promise.allSettled(
+        group.map((index, k) => this.buildStage(this.graph.all[index]!, (t) => buffers[k]!.push(t))),
+      );
+      for (const [k, r] of settled.entries()) {
+        for (const t of buffers[k]!) this.print(t);
+        if (r.status === 'rejected') throw r.reason;
+        this.results.set(group[k]!, r.value);
       }
     }
     return this.results.get(this.graph.target)!;
   }
 
+  private readonly stepBase = new Map<number, number>();
+
   private async baseOf(rs: ResolvedStage): Promise<StageResult> {
     if (rs.baseStage !== undefined) {
       const r = this.results.get(rs.baseStage)!;
-      return { ...r, config: structuredClone(r.config), args: new Map(r.args) };
+      return { ...r, config: structuredClone(r.config), args: new Map(r.args), cmdSet: false };
     }
-    if (rs.base.toLowerCase() === 'scratch') return { imageId: null, config: {}, args: new Map() };
+    if (rs.base.toLowerCase() === 'scratch')
+      return { imageId: null, config: {}, args: new Map(), log: () => {}, cmdSet: false };
     let rec = this.deps.images.find(rs.base);
     if ((!rec || this.req.pull) && this.deps.pull) {
       try {
@@ -231,16 +253,19 @@ class BuildRun {
       imageId: rec.id,
       config: structuredClone(config.config ?? {}),
       args: new Map(),
+      log: () => {},
+      cmdSet: false,
     };
     if (config.author) res.author = config.author;
     return res;
   }
 
-  private async buildStage(rs: ResolvedStage): Promise<StageResult> {
-    this.cmdSetInStage = false;
-    this.print(`Step ${++this.step}/${this.total} : ${rs.stage.from.original}\n`);
+  private async buildStage(rs: ResolvedStage, log: (text: string) => void): Promise<StageResult> {
+    let stepNo = this.stepBase.get(rs.index) ?? 0;
+    log(`Step ${++stepNo}/${this.total} : ${rs.stage.from.original}\n`);
     const state = await this.baseOf(rs);
-    this.print(` ---> ${state.imageId ? short(state.imageId) : ''}\n`);
+    state.log = log;
+    state.log(` ---> ${state.imageId ? short(state.imageId) : ''}\n`);
     // ONBUILD triggers of the base run first; the new image does not inherit them.
     const triggers = state.config.OnBuild ?? [];
     let triggerInstrs: Instruction[] = [];
@@ -272,8 +297,8 @@ class BuildRun {
       }
     })();
     for (const [i, step] of walked.steps.entries()) {
-      if (i < triggerInstrs.length) this.print(`# Executing build trigger: ${triggers[i]}\n`);
-      else this.print(`Step ${++this.step}/${this.total} : ${step.instruction.original}\n`);
+      if (i < triggerInstrs.length) state.log(`# Executing build trigger: ${triggers[i]}\n`);
+      else state.log(`Step ${++stepNo}/${this.total} : ${step.instruction.original}\n`);
       await this.dispatch(state, step);
     }
     state.args = walked.args;
@@ -318,8 +343,8 @@ class BuildRun {
     if (!this.req.noCache) {
       const hit = await this.cache.lookup(key, (id) => images.find(id) !== undefined);
       if (hit) {
-        this.print(' ---> Using cache\n');
-        this.print(` ---> ${short(hit)}\n`);
+        state.log(' ---> Using cache\n');
+        state.log(` ---> ${short(hit)}\n`);
         state.imageId = hit;
         return;
       }
@@ -341,7 +366,7 @@ class BuildRun {
     }
     state.imageId = id;
     await this.cache.store(key, id);
-    this.print(` ---> ${short(id)}\n`);
+    state.log(` ---> ${short(id)}\n`);
   }
 
   private async dispatch(state: StageResult, step: ScopedInstruction): Promise<void> {
@@ -406,10 +431,14 @@ class BuildRun {
         else {
           cfg.Entrypoint = cmd;
           // ENTRYPOINT resets an inherited CMD (a CMD later in the Dockerfile sets it again).
-          if (!this.cmdSetInStage) cfg.Cmd = null;
+          if (!state.cmdSet) cfg.Cmd = null;
         }
-        if (ins.kind === 'CMD') this.cmdSetInStage = true;
-        return this.commitStep(state, step, this.nop(state, `${ins.kind} ${JSON.stringify(cmd)}`));
+        if (ins.kind === 'CMD') state.cmdSet = true;
+        return this.commitStep(
+          state,
+          step,
+          this.nop(state, `${ins.kind} [${cmd.map((c) => JSON.stringify(c)).join(' ')}]`),
+        );
       }
       case 'HEALTHCHECK': {
         if (ins.none) cfg.Healthcheck = { Test: ['NONE'] };
@@ -774,12 +803,12 @@ class BuildRun {
         },
       } as Parameters<ContainerService['create']>[0]);
       id = created.Id;
-      this.print(` ---> Running in ${short(id)}\n`);
+      state.log(` ---> Running in ${short(id)}\n`);
       const rec = c.get(id);
       const exited = c.wait(id, 'next-exit');
       await c.start(id);
       for await (const entry of readLogs(containerPaths(c.dir(rec)).log, { follow: true, exited })) {
-        this.print(entry.line);
+        state.log(entry.line);
       }
       const { StatusCode } = await exited;
       if (StatusCode !== 0) {
@@ -795,7 +824,7 @@ class BuildRun {
           await cleanupMounts();
           if (this.req.rm !== false || this.req.forceRm) {
             await c.remove(containerId, { force: true, volumes: true }).catch(() => {});
-            this.print(` ---> Removed intermediate container ${short(containerId)}\n`);
+            state.log(` ---> Removed intermediate container ${short(containerId)}\n`);
           }
         },
       };
