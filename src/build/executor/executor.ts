@@ -471,8 +471,6 @@ class BuildRun {
     }
   }
 
-  private cmdSetInStage = false;
-
   // ---- root filesystem views ----
 
   /** Mounts an image's root read-only-ish (a throwaway upper) and runs `fn` on it. */
