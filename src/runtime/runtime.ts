@@ -381,7 +381,8 @@ export class OciRuntime {
       logPath: join(session, 'exec.log'),
       exitDir,
     });
-    args.push('--exec', '--exec-process-spec', specPath);
+    // Without a persist dir conmon writes its oom marker into its working directory.
+    args.push('--exec', '--exec-process-spec', specPath, '--persist-dir', session);
     if (attach) args.push('--exec-attach');
     const conmon = spawnConmon(args, attach);
     let streams: AttachStreams | undefined;
