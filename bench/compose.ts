@@ -1,0 +1,110 @@
+// `compose up -d` and `compose down` of a 10-service busybox project: berth compose against a private berth
+// daemon vs docker-compose 1.29 (Debian's) against a private real Docker daemon, side by side, with ratios.
+//   node --import tsx bench/compose.ts [--runs 3] [--services 10]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { EngineClient } from '../src/client/index.js';
+import { startTestDaemon } from '../test/helpers/daemon.js';
+import { haveCommand, makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
+import { startDockerd } from '../test/integration/client/dockerd.js';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const RUNS = arg('runs', 3);
+const SERVICES = arg('services', 10);
+const MAIN = join(import.meta.dirname, '../src/cli/main.ts');
+const TSX = import.meta.resolve('tsx');
+
+for (const tool of ['docker-compose', 'dockerd', 'runc', 'conmon'])
+  if (!haveCommand(tool)) {
+    console.error(`bench/compose: needs ${tool}`);
+    process.exit(1);
+  }
+
+const tmp = tempDir('berth-bench-compose-');
+const rootfs = join(tmp.path, 'rootfs');
+mkdirSync(rootfs);
+makeBusyboxRootfs(rootfs);
+const tar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 });
+const proj = join(tmp.path, 'proj');
+mkdirSync(proj);
+let yaml = 'services:\n';
+for (let i = 0; i < SERVICES; i++) yaml += `  s${i}:\n    image: busybox:latest\n    command: sleep 3600\n`;
+writeFileSync(join(proj, 'docker-compose.yml'), yaml);
+
+async function importBusybox(client: EngineClient) {
+  for await (const _ of client.images.import(Readable.from(tar), {
+    repo: 'busybox',
+    tag: 'latest',
+    changes: ['CMD ["sh"]'],
+  }));
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd: proj, env, encoding: 'utf8', timeout: 300_000 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+const berth = await startTestDaemon();
+const dockerd = await startDockerd();
+const docker = new EngineClient({ host: dockerd.host });
+try {
+  for (let i = 0; ; i++) {
+    try {
+      await docker.ping();
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await importBusybox(berth.client);
+  await importBusybox(docker);
+  const berthEnv = { ...berth.env };
+  const dockerEnv = {
+    ...process.env,
+    DOCKER_HOST: dockerd.host,
+    COMPOSE_INTERACTIVE_NO_CLI: '1',
+    COMPOSE_HTTP_TIMEOUT: '300',
+  };
+  const results = {
+    berth: { up: [] as number[], down: [] as number[] },
+    ref: { up: [] as number[], down: [] as number[] },
+  };
+  for (let r = 0; r < RUNS; r++) {
+    const b = ['--import', TSX, MAIN, 'compose', '-p', 'benchc'];
+    results.berth.up.push(timed(process.execPath, [...b, 'up', '-d'], berthEnv));
+    results.berth.down.push(timed(process.execPath, [...b, 'down', '-t', '1'], berthEnv));
+    results.ref.up.push(timed('docker-compose', ['-p', 'benchc', 'up', '-d'], dockerEnv));
+    results.ref.down.push(timed('docker-compose', ['-p', 'benchc', 'down', '-t', '1'], dockerEnv));
+  }
+  const baseline = timed(process.execPath, ['--import', TSX, MAIN, 'compose', 'version'], berthEnv);
+  console.log(`compose ${SERVICES} busybox services, median of ${RUNS} runs (ms)`);
+  console.log('operation   berth compose/berth   docker-compose 1.29/dockerd   ratio (berth/docker)');
+  for (const op of ['up', 'down'] as const) {
+    const a = median(results.berth[op]);
+    const d = median(results.ref[op]);
+    console.log(
+      `${`${op}${op === 'up' ? ' -d' : ''}`.padEnd(12)}${a.toFixed(0).padStart(19)}${d.toFixed(0).padStart(30)}${(a / d).toFixed(2).padStart(23)}`,
+    );
+  }
+  console.log(`(berth CLI start-up under tsx, 'compose version': ${baseline.toFixed(0)} ms, included above)`);
+} finally {
+  spawnSync('docker-compose', ['-p', 'benchc', 'down', '-t', '1'], {
+    cwd: proj,
+    env: { ...process.env, DOCKER_HOST: dockerd.host },
+  });
+  docker.close();
+  await dockerd.stop();
+  await berth.stop();
+  tmp.cleanup();
+}
