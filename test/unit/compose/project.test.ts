@@ -213,3 +213,19 @@ test('splitRef keeps registry ports out of the tag', () => {
   assert.deepEqual(splitRef('localhost:5000/app'), ['localhost:5000/app', 'latest']);
   assert.deepEqual(splitRef('app@sha256:abc'), ['app', 'sha256:abc']);
 });
+
+test('examples/three-tier loads, with its .env, and converts', async () => {
+  const dir = join(import.meta.dirname, '../../../examples/three-tier');
+  const { project: p } = await loadProject({ workingDir: dir, environment: {} });
+  assert.equal(p.name, 'three-tier');
+  assert.deepEqual(Object.keys(p.services).sort(), ['app', 'db', 'proxy']);
+  const db = createPlan(p, p.services.db!, { number: 1, name: 'three-tier-db-1' }).body;
+  assert.ok(db.Env?.includes('MYSQL_DATABASE=visits'));
+  assert.equal(db.HostConfig?.Mounts?.[0]?.Source, 'three-tier_dbdata');
+  assert.equal(db.Image, 'three-tier-db');
+  const missing = await loadProject({ workingDir: dir, envFiles: ['/dev/null'], environment: {} }).catch(
+    (e: Error) => e,
+  );
+  assert.ok(missing instanceof Error);
+  assert.match(missing.message, /MYSQL_(DATABASE|USER|PASSWORD|ROOT_PASSWORD)/);
+});
