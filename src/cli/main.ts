@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { register as registerBootstrap } from './commands/bootstrap.js';
 import { register as registerCompose } from './commands/compose.js';
+import { register as registerContainerFiles } from './commands/container-files.js';
 import { register as registerContainers } from './commands/containers.js';
 import { register as registerDaemon } from './commands/daemon.js';
 import { register as registerDistribution } from './commands/distribution.js';
@@ -24,6 +25,7 @@ const modules: ((program: Command) => void)[] = [
   registerVolumes,
   registerSystem,
   registerContainers,
+  registerContainerFiles,
 ];
 
 const program = new Command('berth');

@@ -436,6 +436,15 @@ export interface ExtractOptions {
   chown?: { uid: number; gid: number };
   /** Keep the extracting user as owner (the CLI's side). */
   noChown?: boolean;
+  /** Rename the top entry `from` (and everything below it) to `to`, as Docker's RebaseArchiveEntries. */
+  rebase?: { from: string; to: string };
+}
+
+/** Docker's RebaseArchiveEntries on one name: the leading `from` component becomes `to`. */
+export function rebaseName(name: string, from: string, to: string): string {
+  if (from === '/' || from === '') return `${to}${name.startsWith('/') ? '' : '/'}${name}`;
+  if (name === from || name.startsWith(`${from}/`)) return `${to}${name.slice(from.length)}`;
+  return name;
 }
 
 interface Special {
@@ -493,6 +502,11 @@ export async function extractTar(
   try {
     for await (const entry of ex) {
       const h = entry.header as Header;
+      if (opts.rebase) {
+        h.name = rebaseName(h.name, opts.rebase.from, opts.rebase.to);
+        if (h.type === 'link' && h.linkname)
+          h.linkname = rebaseName(h.linkname, opts.rebase.from, opts.rebase.to);
+      }
       const name = h.name;
       try {
         if ((h.type as string) === 'pax-global-header' || (h.type as string) === 'pax-header') {

@@ -15,6 +15,7 @@ export {
   packPath,
   type PathStat,
   preserveTrailing,
+  rebaseName,
   specifiesCurrentDir,
   splitPathDirEntry,
   statContainerPath,
