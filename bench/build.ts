@@ -1,0 +1,213 @@
+// Image builds side by side: berth's legacy builder, Docker's legacy builder, BuildKit (dockerd 20.10) and
+// buildah, on the same multi-stage Dockerfile and context. Three scenarios: a cold build (--no-cache, base
+// image present), a no-op rebuild (everything cached) and a rebuild after editing one source file. The
+// docker 28 CLI with DOCKER_BUILDKIT=0 drives both berth and dockerd's legacy builder, so the client is the
+// same. RUN steps use --network none everywhere (the private dockerd has no bridge). Prints the median
+// wall time of each scenario and the ratio against berth.
+//
+//   node --import tsx bench/build.ts [--rounds 3] [--files 300]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestDaemon } from '../test/helpers/daemon.js';
+import { haveCommand, makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
+import { startDockerd } from '../test/integration/client/dockerd.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const ROUNDS = opt('rounds', 3);
+const FILES = opt('files', 300);
+const DOCKER28 = '/usr/local/bin/docker';
+const DOCKER20 = '/usr/bin/docker';
+
+const DOCKERFILE = `FROM busybox AS deps
+WORKDIR /deps
+COPY deps/ ./
+RUN for i in $(seq 1 200); do echo "dep $i" > gen$i; done && tar -cf /deps.tar .
+
+FROM busybox AS build
+WORKDIR /src
+COPY src/ ./
+RUN cat *.txt | wc -c > /size && md5sum *.txt > /sums
+
+FROM busybox
+WORKDIR /opt/app
+COPY --from=deps /deps.tar ./
+COPY --from=build /size /sums ./
+ENV MODE=prod
+LABEL org.example.bench=build
+CMD ["cat", "/opt/app/size"]
+`;
+
+interface Tool {
+  name: string;
+  build(ctx: string, noCache: boolean): void;
+}
+
+function timed(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function check(cmd: string, argv: string[], env: NodeJS.ProcessEnv): void {
+  const r = spawnSync(cmd, argv, { env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+async function main(): Promise<void> {
+  const tmp = tempDir('berth-bench-build-');
+  const cleanups: (() => Promise<void> | void)[] = [() => tmp.cleanup()];
+  try {
+    // The busybox base image as a rootfs tar.
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    makeBusyboxRootfs(rootfs);
+    const baseTar = join(tmp.path, 'busybox.tar');
+    execFileSync('tar', ['-C', rootfs, '-cf', baseTar, '.']);
+    // The context: many small sources and a few deps.
+    const ctx = join(tmp.path, 'ctx');
+    mkdirSync(join(ctx, 'src'), { recursive: true });
+    mkdirSync(join(ctx, 'deps'), { recursive: true });
+    for (let i = 0; i < FILES; i++)
+      writeFileSync(join(ctx, 'src', `f${i}.txt`), `${'x'.repeat(4000)} ${i}\n`);
+    for (let i = 0; i < 20; i++) writeFileSync(join(ctx, 'deps', `d${i}`), `dep ${i}\n`);
+    writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
+
+    const tools: Tool[] = [];
+    const berth = await startTestDaemon();
+    cleanups.push(() => berth.stop());
+    check(DOCKER28, ['import', '-c', 'CMD ["sh"]', baseTar, 'busybox:latest'], berth.env);
+    const berthEnv = { ...berth.env, DOCKER_BUILDKIT: '0' };
+    tools.push({
+      name: 'berth (legacy builder)',
+      build: (c, noCache) =>
+        check(
+          DOCKER28,
+          ['build', '--network', 'none', ...(noCache ? ['--no-cache'] : []), '-t', 'bench:b', c],
+          berthEnv,
+        ),
+    });
+
+    if (haveCommand('dockerd')) {
+      const dockerd = await startDockerd();
+      cleanups.push(() => dockerd.stop());
+      const denv = { ...process.env, DOCKER_HOST: dockerd.host };
+      check(DOCKER28, ['import', '-c', 'CMD ["sh"]', baseTar, 'busybox:latest'], denv);
+      tools.push({
+        name: 'docker legacy builder',
+        build: (c, noCache) =>
+          check(
+            DOCKER28,
+            ['build', '--network', 'none', ...(noCache ? ['--no-cache'] : []), '-t', 'bench:d', c],
+            { ...denv, DOCKER_BUILDKIT: '0' },
+          ),
+      });
+      tools.push({
+        name: 'BuildKit (dockerd 20.10)',
+        build: (c, noCache) =>
+          check(
+            DOCKER20,
+            [
+              'build',
+              '--progress',
+              'plain',
+              '--network',
+              'none',
+              ...(noCache ? ['--no-cache'] : []),
+              '-t',
+              'bench:k',
+              c,
+            ],
+            { ...denv, DOCKER_BUILDKIT: '1' },
+          ),
+      });
+      // buildah reads the same base image from a docker-archive saved by dockerd.
+      if (haveCommand('buildah')) {
+        const archive = join(tmp.path, 'busybox-archive.tar');
+        check(DOCKER28, ['save', '-o', archive, 'busybox:latest'], denv);
+        const root = join(tmp.path, 'buildah-root');
+        const runroot = join(tmp.path, 'buildah-run');
+        const bargs = ['--root', root, '--runroot', runroot, '--storage-driver', 'overlay'];
+        // crun refuses this host's hybrid cgroups; runc is what berth and dockerd use too.
+        const runcPath = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
+        check('buildah', [...bargs, 'pull', '-q', `docker-archive:${archive}`], process.env);
+        const images = spawnSync('buildah', [...bargs, 'images', '-q'], { encoding: 'utf8' })
+          .stdout.trim()
+          .split('\n');
+        check('buildah', [...bargs, 'tag', images[0]!, 'busybox:latest'], process.env);
+        cleanups.push(() => {
+          spawnSync('buildah', [...bargs, 'rm', '--all']);
+          spawnSync('buildah', [...bargs, 'rmi', '--all', '--force']);
+          const mounts = spawnSync('sh', ['-c', `grep ' ${root}' /proc/mounts | cut -d' ' -f2`], {
+            encoding: 'utf8',
+          });
+          for (const m of mounts.stdout.trim().split('\n').filter(Boolean).reverse())
+            spawnSync('umount', ['-l', m]);
+        });
+        tools.push({
+          name: 'buildah bud',
+          build: (c, noCache) =>
+            check(
+              'buildah',
+              [
+                ...bargs,
+                'bud',
+                '--runtime',
+                runcPath,
+                '--pull-never',
+                '--layers',
+                '--network',
+                'none',
+                ...(noCache ? ['--no-cache'] : []),
+                '-t',
+                'bench:h',
+                c,
+              ],
+              process.env,
+            ),
+        });
+      }
+    }
+
+    // Warm-up: every tool builds once (caches populated, page cache warm).
+    for (const t of tools) t.build(ctx, false);
+    const results = new Map<string, { cold: number[]; noop: number[]; edit: number[] }>();
+    for (const t of tools) results.set(t.name, { cold: [], noop: [], edit: [] });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of tools) {
+        const r = results.get(t.name)!;
+        r.cold.push(timed(() => t.build(ctx, true)));
+        r.noop.push(timed(() => t.build(ctx, false)));
+        writeFileSync(join(ctx, 'src', 'f7.txt'), `edited ${round} ${Date.now()}\n`);
+X
+        r.edit.push(timed(() => t.build(ctx, false)));
+      }
+    }
+    const base = results.get(tools[0]!.name)!;
+    const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(22))).join('');
+    console.log(
+      `build bench: ${FILES} source files, ${ROUNDS} rounds, median wall time (ratio = tool / berth)`,
+    );
+    console.log(row(['tool', 'cold (--no-cache)', 'no-op rebuild', 'one-file edit']));
+    for (const t of tools) {
+      const r = results.get(t.name)!;
+      const cell = (xs: number[], b: number[]) =>
+        `${median(xs).toFixed(0)} ms (${(median(xs) / median(b)).toFixed(2)}x)`;
+      console.log(row([t.name, cell(r.cold, base.cold), cell(r.noop, base.noop), cell(r.edit, base.edit)]));
+    }
+  } finally {
+    for (const c of cleanups.reverse()) await c();
+  }
+}
+
+await main();
