@@ -262,9 +262,12 @@ async function attachTo(
   if (outputs.length === 0) ctx.containers.wait(rec.Id, 'next-exit').then(() => socket.end());
   if (wants.wantStdin) {
     socket.on('data', (chunk: Buffer) => streams.stdin.write(chunk));
-    socket.on('end', () => {
+    const onEnd = () => {
       if (rec.Config.StdinOnce) streams.stdin.end();
-    });
+    };
+    // The client may have closed its stdin before the container's streams were ready: 'end' is past.
+    if (socket.readableEnded) onEnd();
+    else socket.on('end', onEnd);
   }
   socket.on('close', () => streams.close());
   socket.on('error', () => streams.close());
