@@ -2,7 +2,7 @@
 // bootstrap, images/ls, inspect, history, tag, rmi, prune, save/load, import, commit.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,40 @@ describe('berth image commands', { skip, concurrency: false }, () => {
     assert.equal(noBusybox.status, 1);
     assert.match(noBusybox.stderr, /\/nonexistent\/busybox/);
     assert.doesNotMatch(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']), /busybox:x/);
+    // debootstrap failing (a mirror that does not answer): its own lines, exit 1, no scratch left behind
+    if (haveCommand('debootstrap')) {
+      const scratch = join(tmp.path, 'scratch');
+      mkdirSync(scratch);
+      const deb = await berth([
+        'image',
+        'bootstrap',
+        'debian:bookworm',
+        '--mirror',
+        'http://127.0.0.1:9/debian',
+        '--tmpdir',
+        scratch,
+      ]);
+      assert.equal(deb.status, 1);
+      assert.match(
+        deb.stderr,
+        /debootstrap bookworm failed: .*\n.*Failed getting release file http:\/\/127\.0\.0\.1:9/s,
+      );
+      assert.deepEqual(readdirSync(scratch), []);
+      assert.doesNotMatch(await ok(['images', '--format', '{{.Repository}}']), /debian/);
+    }
+  });
+
+  // debootstrap takes minutes and downloads ~40 MB: opt-in (the shared cached image covers Debian elsewhere).
+  test('image bootstrap debian:bookworm', {
+    skip: process.env.BERTH_TEST_DEBOOTSTRAP ? undefined : 'set BERTH_TEST_DEBOOTSTRAP=1',
+  }, async () => {
+    const out = await ok(['image', 'bootstrap', 'debian:bookworm']);
+    assert.match(out.trim(), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(
+      (await ok(['image', 'inspect', '-f', '{{json .Config.Cmd}}', 'debian:bookworm'])).trim(),
+      '["bash"]',
+    );
+    assert.match(await dockerOk(['run', '--rm', 'debian:bookworm', 'cat', '/etc/debian_version']), /^12\./);
   });
 
   test('images, tag, rmi with Docker outputs and conflicts', async () => {

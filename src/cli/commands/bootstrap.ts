@@ -76,7 +76,8 @@ async function bootstrap(target: string, opts: BootstrapOptions): Promise<void> 
       done,
     ]);
   } catch (err) {
-    if ((err as { status?: number }).status === 400 && !(err as Error).name.startsWith('Engine'))
+    // Local failures (no busybox, debootstrap errors) are the command's own, not the daemon's: exit 1.
+    if (typeof (err as { status?: number }).status === 'number' && (err as Error).name !== 'EngineError')
       throw new CliError((err as Error).message);
     throw err;
   } finally {
