@@ -135,6 +135,28 @@ describe('berth build', { skip }, () => {
     assert.equal(await out('bb-cm:2', ['sh', '-c', 'ls -A /cache 2>/dev/null | wc -l']), '0\n');
   });
 
+  test('RUN --mount=type=secret: the secret is readable in RUN and nowhere in the image', async () => {
+    const secretFile = join(tmp.path, 'token.txt');
+    writeFileSync(secretFile, 's3cr3t-value');
+    const dir = ctx('secret', {
+      Dockerfile:
+        'FROM busybox\nRUN --mount=type=secret,id=tok,required=true wc -c < /run/secrets/tok > /ok\n',
+    });
+    let r = await berth(['build', '--secret', `id=tok,src=${secretFile}`, '-t', 'bb-sec:1', dir]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.equal((await out('bb-sec:1', ['cat', '/ok'])).trim(), '12');
+    assert.equal(
+      await out('bb-sec:1', ['sh', '-c', 'test -e /run/secrets/tok && echo leaked || echo absent']),
+      'absent\n',
+    );
+    const history = await docker(['history', '--no-trunc', 'bb-sec:1']);
+    const inspect = await docker(['inspect', 'bb-sec:1']);
+    assert.ok(!history.stdout.includes('s3cr3t') && !inspect.stdout.includes('s3cr3t'));
+    r = await berth(['build', '--no-cache', dir]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /secret tok not found/);
+  });
+
   test('heredocs, COPY --chown/--chmod, WORKDIR and ADD of a local tar', async () => {
     const dir = ctx('instr', {
       Dockerfile: [

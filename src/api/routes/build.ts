@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { BuildError, Builder, receiveContext } from '../../build/executor/index.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { parseNormalizedTagged } from '../../images/index.js';
-import { BerthError, badRequest, messageOf } from '../../util/index.js';
+import { badRequest, messageOf } from '../../util/index.js';
 import { type ApiRequest, jsonStream, type Router } from '../index.js';
 
 /** `buildargs`/`labels`: a JSON object of strings (null values — unset args — are dropped). */
@@ -16,6 +16,30 @@ function stringMap(req: ApiRequest, name: string): Record<string, string> {
   for (const [k, v] of Object.entries(raw)) {
     if (v === null || v === undefined) continue;
     if (typeof v !== 'string') throw badRequest(`invalid ${name}: value of ${k} must be a string`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * `RUN --mount=type=secret` values: the legacy API has no session to fetch them from, so berth's CLI
+ * sends them in the `X-Berth-Build-Secrets` header (base64 of a JSON object id → value).
+ */
+function secretsOf(req: ApiRequest): Record<string, string> {
+  const header = req.headers['x-berth-build-secrets'];
+  if (typeof header !== 'string' || header === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  } catch {
+    throw badRequest('invalid X-Berth-Build-Secrets header: expected base64 of a JSON object');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw badRequest('invalid X-Berth-Build-Secrets header: expected a JSON object');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v !== 'string')
+      throw badRequest(`invalid X-Berth-Build-Secrets header: secret ${k} is not a string`);
     out[k] = v;
   }
   return out;
@@ -44,6 +68,7 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
     if (version === '2') throw badRequest('BuildKit is not supported by this daemon: use the legacy builder');
     const buildArgs = stringMap(req, 'buildargs');
     const labels = stringMap(req, 'labels');
+    const secrets = secretsOf(req);
     const contextDir = ctx.images.tempDir();
     await receiveContext(req.raw, contextDir);
     const out = jsonStream(req);
@@ -64,6 +89,7 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
           networkMode: req.query.get('networkmode') || undefined,
           platform: req.query.get('platform') || undefined,
           signal: req.signal,
+          secrets,
         },
         {
           stream: (text) => out.write({ stream: text }),
@@ -73,8 +99,9 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
       for (const t of result.tags) ctx.events.publish('image', 'tag', result.imageId, { name: t });
     } catch (err) {
       const message = messageOf(err);
-      const code = err instanceof BuildError ? err.code : err instanceof BerthError ? err.status : 500;
-      out.write({ errorDetail: { code, message }, error: message });
+      // Only a failing RUN carries a code (its exit status), as in Docker; the CLI exits 1 otherwise.
+      const code = err instanceof BuildError ? err.code : undefined;
+      out.write({ errorDetail: code !== undefined ? { code, message } : { message }, error: message });
     } finally {
       out.end();
       await rm(contextDir, { recursive: true, force: true }).catch(() => {});

@@ -67,8 +67,9 @@ export interface BuildOutput {
 
 /** A failed build: the message Docker prints, and the exit code of a failing RUN as `code`. */
 export class BuildError extends BerthError {
-  readonly code: number;
-  constructor(message: string, code = 1, status = 400) {
+  /** Set for a failing RUN: its exit code (the docker CLI exits with it). */
+  readonly code?: number;
+  constructor(message: string, code?: number, status = 400) {
     super(status, message);
     this.name = 'BuildError';
     this.code = code;
@@ -814,7 +815,7 @@ class BuildRun {
         throw new BuildError(`The command '${text}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
       const upper = c.upperDir(rec);
-      scrubMountPoints(upper);
+      scrubMountPoints(upper, [...binds.map((b) => b.split(':')[1]!), ...Object.keys(tmpfs)]);
       const containerId = id;
       return {
         layer: { upperDir: upper },
@@ -839,21 +840,25 @@ class BuildRun {
   }
 }
 
-/** Empty files/dirs the runtime made as mount points (resolv.conf, hosts, …) are not part of the layer. */
-function scrubMountPoints(upper: string): void {
-  for (const rel of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', '.dockerenv']) {
-    try {
-      const st = statSync(join(upper, rel));
-      if (st.isFile() && st.size === 0) rmSync(join(upper, rel));
-    } catch {
-      // Not there.
-    }
-  }
-  for (const rel of ['etc', 'proc', 'sys', 'dev']) {
-    try {
-      if (readdirSync(join(upper, rel)).length === 0) rmSync(join(upper, rel), { recursive: true });
-    } catch {
-      // Not there or not empty.
+/**
+ * Empty files and directories the runtime created as mount points (resolv.conf, hosts, RUN --mount
+ * targets and their new parents) are not part of the step's layer.
+ */
+function scrubMountPoints(upper: string, targets: string[]): void {
+  const paths = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/.dockerenv', ...targets];
+  for (const p of paths) {
+    let rel = posix.normalize(p).replace(/^\/+/, '');
+    while (rel !== '' && rel !== '.') {
+      const abs = join(upper, rel);
+      try {
+        const st = statSync(abs);
+        if (st.isFile() && st.size === 0) rmSync(abs);
+        else if (st.isDirectory() && readdirSync(abs).length === 0) rmSync(abs, { recursive: true });
+        else break;
+      } catch {
+        // Not in the upper dir: nothing above it was created for it either... unless it was; go on.
+      }
+      rel = posix.dirname(rel);
     }
   }
 }

@@ -31,6 +31,34 @@ interface BuildFlags {
   platform?: string;
   rm?: boolean;
   forceRm?: boolean;
+  secret: string[];
+}
+
+/** `--secret id=x,src=path` or `id=x,env=VAR` (BuildKit's syntax). */
+function readSecrets(specs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const fields = Object.fromEntries(
+      spec.split(',').map((kv) => {
+        const eq = kv.indexOf('=');
+        return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)];
+      }),
+    ) as Record<string, string>;
+    const id = fields.id;
+    if (!id) throw new UsageError(`invalid --secret ${spec}: id is required`);
+    const src = fields.src ?? fields.source;
+    if (src) {
+      if (!existsSync(src)) throw new UsageError(`invalid --secret ${spec}: ${src} does not exist`);
+      out[id] = readFileSync(src, 'utf8');
+    } else {
+      const name = fields.env ?? id;
+      const value = process.env[name];
+      if (value === undefined)
+        throw new UsageError(`invalid --secret ${spec}: environment variable ${name} is not set`);
+      out[id] = value;
+    }
+  }
+  return out;
 }
 
 class UsageError extends Error {
@@ -192,6 +220,10 @@ async function runBuild(contextArg: string, flags: BuildFlags): Promise<void> {
     body = tarContext(dir, matcher, extra);
   }
   if (flags.check) throw new UsageError('--check needs a context directory');
+  const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
+  const secrets = readSecrets(flags.secret);
+  if (Object.keys(secrets).length > 0)
+    headers['X-Berth-Build-Secrets'] = Buffer.from(JSON.stringify(secrets)).toString('base64');
   const client = await ensureDaemon();
   let imageId: string | undefined;
   const stream = client.jsonStream<{
@@ -202,7 +234,7 @@ async function runBuild(contextArg: string, flags: BuildFlags): Promise<void> {
   }>('POST', '/build', {
     query,
     body,
-    headers: { 'Content-Type': 'application/x-tar' },
+    headers,
     yieldErrors: true,
   });
   for await (const msg of stream) {
@@ -239,5 +271,11 @@ export function register(program: Command): void {
     .option('--platform <platform>', 'set platform if server is multi-platform capable')
     .option('--no-rm', 'keep intermediate containers after a successful build')
     .option('--force-rm', 'always remove intermediate containers')
+    .option(
+      '--secret <id=x,src=path|env=VAR>',
+      'a secret for RUN --mount=type=secret (repeatable)',
+      collect,
+      [],
+    )
     .action((context: string, flags: BuildFlags) => runBuild(context, flags));
 }
