@@ -411,13 +411,15 @@ export class ComposeEngine {
     await this.ensureNetworks(order);
     await this.ensureVolumes(order);
     const perService = new Map<string, string[]>();
-    for (const s of order) perService.set(s, await this.convergeService(s, opts));
+    await this.graph(order, async (s) => {
+      perService.set(s, await this.convergeService(s, opts));
+    });
     if (opts.noStart) return order;
     const inScope = new Set(order);
-    for (const s of order) {
+    await this.graph(order, async (s) => {
       await this.waitDependencies(this.service(s), inScope);
       await this.startIds(perService.get(s) ?? []);
-    }
+    });
     if (opts.wait)
       for (const s of order)
         for (const id of perService.get(s) ?? []) {
@@ -428,6 +430,28 @@ export class ComposeEngine {
             throw new BerthError(500, `container ${name} exited (${info.State?.ExitCode})`);
         }
     return order;
+  }
+
+  /**
+   * Runs `fn` for every service once all the services it depends on (in `order`) are done, independent
+   * services concurrently — as docker compose walks its dependency graph. The first error wins.
+   */
+  private async graph(order: string[], fn: (service: string) => Promise<void>): Promise<void> {
+    const inOrder = new Set(order);
+    const done = new Map<string, Promise<void>>();
+    for (const s of order) {
+      const svc = this.service(s);
+      const deps = Object.keys(svc.depends_on ?? {});
+      if (svc.network_mode?.startsWith('service:')) deps.push(svc.network_mode.slice(8));
+      const waits = deps.filter((d) => inOrder.has(d)).map((d) => done.get(d));
+      done.set(
+        s,
+        Promise.all(waits).then(() => fn(s)),
+      );
+    }
+    const results = await Promise.allSettled(done.values());
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** `start`: starts existing containers in dependency order. */
@@ -543,18 +567,30 @@ export class ComposeEngine {
       ...Object.keys(this.project.disabledServices),
     ]);
     const all = await this.containers({ oneoff: 'any' });
-    const order = dependencyOrder(this.project).reverse();
-    const rank = (c: ContainerSummary) => {
-      const i = order.indexOf(serviceOf(c));
-      return i < 0 ? -1 : i;
-    };
-    const targets = all
-      .filter((c) => known.has(serviceOf(c)) || opts.removeOrphans)
-      .sort((a, b) => rank(a) - rank(b));
+    const targets = all.filter((c) => known.has(serviceOf(c)) || opts.removeOrphans);
     const orphans = all.filter((c) => !known.has(serviceOf(c)));
     if (orphans.length && !opts.removeOrphans)
       this.warn(`Found orphan containers (${orphans.map(nameOf).join(', ')}) for this project.`);
-    for (const c of targets) await this.removeContainer(c, opts.timeout);
+    // Dependents go first; services that do not depend on each other stop concurrently.
+    const byService = new Map<string, ContainerSummary[]>();
+    for (const c of targets) byService.set(serviceOf(c), [...(byService.get(serviceOf(c)) ?? []), c]);
+    const dependents = new Map<string, string[]>();
+    for (const [n, svc] of Object.entries({ ...this.project.disabledServices, ...this.project.services }))
+      for (const d of Object.keys(svc.depends_on ?? {})) dependents.set(d, [...(dependents.get(d) ?? []), n]);
+    const done = new Map<string, Promise<void>>();
+    const removeService = (name: string, stack: string[]): Promise<void> => {
+      let p = done.get(name);
+      if (p) return p;
+      const after = (dependents.get(name) ?? []).filter((d) => !stack.includes(d));
+      p = Promise.all(after.map((d) => removeService(d, [...stack, name]))).then(async () => {
+        await Promise.all((byService.get(name) ?? []).map((c) => this.removeContainer(c, opts.timeout)));
+      });
+      done.set(name, p);
+      return p;
+    };
+    const results = await Promise.allSettled([...byService.keys()].map((n) => removeService(n, [])));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
 
     const nets = await this.client.networks.list({ filters: projectFilter(this.project.name) });
     for (const [key, cfg] of Object.entries(this.project.networks)) {
