@@ -189,7 +189,7 @@ async function main(): Promise<void> {
         r.cold.push(timed(() => t.build(ctx, true)));
         r.noop.push(timed(() => t.build(ctx, false)));
         writeFileSync(join(ctx, 'src', 'f7.txt'), `edited ${round} ${Date.now()}\n`);
-X
+        // A fresh edit of the same file before each tool's rebuild, so every tool rebuilds from that COPY.
         r.edit.push(timed(() => t.build(ctx, false)));
       }
     }
