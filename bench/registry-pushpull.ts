@@ -1,0 +1,229 @@
+// Push and pull of a ~300 MB, 5-layer image: berth's registry client vs a private dockerd (20.10) vs
+// skopeo, against berth's registry and Debian's docker-registry, side by side in one run.
+//
+//   node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5]
+//
+// What each one does:
+//   push  berth: gzip blobs already in its store (as after a build, commit or pull) → registry
+//         docker: `docker push` of the image loaded from a docker-archive (dockerd compresses while pushing)
+//         skopeo: `skopeo copy docker-archive:… docker://…` (compresses while pushing)
+//   pull  berth: download + verify + unpack into a fresh store; docker: `docker pull` after rmi (download +
+//         unpack); skopeo: `skopeo copy docker://… dir:…` (download + verify only, no unpack)
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Distribution } from '../src/distribution/index.js';
+import { ImageService } from '../src/images/index.js';
+import { tarDirectory } from '../src/layers/index.js';
+import { generateTree } from './fixtures.js';
+
+const totalMb = Number(process.argv[2] ?? 300);
+const layerCount = Number(process.argv[3] ?? 5);
+const work = mkdtempSync('/var/tmp/berth-bench-pushpull-');
+const children: ChildProcess[] = [];
+const run = promisify(execFile);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitUp(url: string, child: ChildProcess, name: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/v2/`)).status === 200) return;
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${name} did not answer on ${url}`);
+}
+
+/** berth's registry in its own process (so the client and server do not share an event loop). */
+async function startBerthRegistry(): Promise<string> {
+  const port = await freePort();
+  const root = join(work, 'reg-berth');
+  const code = `import { startRegistry } from './src/registry/index.ts';
+await startRegistry({ root: ${JSON.stringify(root)}, addr: '127.0.0.1:${port}' });`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  await waitUp(`http://127.0.0.1:${port}`, child, 'berth registry');
+  return `127.0.0.1:${port}`;
+}
+
+async function startDistribution(): Promise<string> {
+  const port = await freePort();
+  const dir = join(work, 'reg-distribution');
+  mkdirSync(dir);
+  const config = join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
+  children.push(child);
+  await waitUp(`http://127.0.0.1:${port}`, child, 'docker-registry');
+  return `127.0.0.1:${port}`;
+}
+
+async function startDockerd(): Promise<NodeJS.ProcessEnv> {
+  const d = join(work, 'dockerd');
+  mkdirSync(d);
+  const sock = join(d, 'docker.sock');
+  const child = spawn(
+    'dockerd',
+    [
+      '--data-root',
+      join(d, 'data'),
+      '--exec-root',
+      join(d, 'exec'),
+      '--pidfile',
+      join(d, 'pid'),
+      '-H',
+      `unix://${sock}`,
+      '--bridge=none',
+      '--iptables=false',
+    ],
+    { stdio: 'ignore' },
+  );
+  children.push(child);
+  const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
+  for (let i = 0; i < 120; i++) {
+    if (existsSync(sock)) {
+      try {
+        await run('/usr/bin/docker', ['version'], { env });
+        return env;
+      } catch {}
+    }
+    await sleep(500);
+  }
+  throw new Error('private dockerd did not start');
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  await run('sync');
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function main(): Promise<void> {
+  // The image, built with berth: gzip layer blobs in `gen`, and a docker-archive for docker and skopeo.
+  const gen = new ImageService(join(work, 'gen'));
+  await gen.init();
+  let parent: string | null = null;
+  for (let i = 0; i < layerCount; i++) {
+    const dir = join(work, `layer${i}`);
+    mkdirSync(dir);
+    generateTree(dir, totalMb / layerCount, i);
+    const { stream } = tarDirectory(dir, { gzipLevel: 1 });
+    const rec = await gen.commit({
+      parent,
+      layer: stream,
+      createdBy: `layer ${i}`,
+      tag: i === layerCount - 1 ? 'bench:pushpull' : undefined,
+    });
+    parent = rec.id;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rec = gen.resolve('bench:pushpull');
+  const manifest = await gen.getManifest(rec);
+  const blobMb = manifest.layers.reduce((n, l) => n + l.size, 0) / 1048576;
+  const archive = join(work, 'image.tar');
+  await pipeline(await gen.save(['bench:pushpull']), createWriteStream(archive));
+  console.log(
+    `image: ${layerCount} layers, ${(statSync(archive).size / 1048576).toFixed(0)} MB uncompressed, ${blobMb.toFixed(0)} MB gzip blobs`,
+  );
+
+  const registries = { berth: await startBerthRegistry(), distribution: await startDistribution() };
+  const env = await startDockerd();
+  await run('/usr/bin/docker', ['load', '-q', '-i', archive], { env });
+  const docker = (args: string[]) => run('/usr/bin/docker', args, { env, maxBuffer: 64 << 20 });
+  const pushDist = new Distribution({ images: gen });
+
+  const rows: { reg: string; op: string; berth: number; docker: number; skopeo: number }[] = [];
+  for (const [name, host] of Object.entries(registries)) {
+    const ref = (tool: string) => `${host}/${tool}/img:1`;
+    await gen.tag('bench:pushpull', ref('berth'));
+    await docker(['tag', 'bench:pushpull', ref('docker')]);
+    const pushBerth = await time(() => pushDist.push(ref('berth'), undefined));
+    const pushDocker = await time(() => docker(['push', ref('docker')]));
+    const pushSkopeo = await time(() =>
+      run('skopeo', [
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        `docker-archive:${archive}`,
+        `docker://${ref('skopeo')}`,
+      ]),
+    );
+    rows.push({ reg: name, op: 'push', berth: pushBerth, docker: pushDocker, skopeo: pushSkopeo });
+
+    const fresh = new ImageService(join(work, `pull-${name}`));
+    await fresh.init();
+    const pullBerth = await time(() => new Distribution({ images: fresh }).pull(ref('berth')));
+    rmSync(join(work, `pull-${name}`), { recursive: true, force: true });
+    await docker(['rmi', ref('docker')]);
+    await docker(['rmi', 'bench:pushpull']);
+    const pullDocker = await time(() => docker(['pull', '-q', ref('docker')]));
+    // Back to the loaded state for the next registry.
+    await docker(['tag', ref('docker'), 'bench:pushpull']);
+    await docker(['rmi', ref('docker')]);
+    const out = join(work, `skopeo-${name}`);
+    const pullSkopeo = await time(() =>
+      run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref('skopeo')}`, `dir:${out}`]),
+    );
+    rmSync(out, { recursive: true, force: true });
+    rows.push({ reg: name, op: 'pull', berth: pullBerth, docker: pullDocker, skopeo: pullSkopeo });
+    console.log(`${name}: done`);
+  }
+
+  const f = (s: number) => `${s.toFixed(2)} s`.padStart(9);
+  const r = (a: number, b: number) => (a / b).toFixed(2).padStart(6);
+  console.log(
+    '\nregistry      op     berth     docker     skopeo  berth/docker  berth/skopeo   (ratios: time, below 1 = berth faster)',
+  );
+  for (const row of rows) {
+    console.log(
+      `${row.reg.padEnd(13)} ${row.op.padEnd(4)} ${f(row.berth)} ${f(row.docker)} ${f(row.skopeo)}        ${r(row.berth, row.docker)}        ${r(row.berth, row.skopeo)}`,
+    );
+  }
+  console.log(
+    `MB/s berth push/pull: ${rows.map((x) => `${x.reg} ${x.op} ${(blobMb / x.berth).toFixed(0)}`).join(', ')}`,
+  );
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const c of children.reverse()) {
+      if (c.exitCode !== null) continue;
+      c.kill('SIGTERM');
+      for (let i = 0; i < 40 && c.exitCode === null; i++) await sleep(250);
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
