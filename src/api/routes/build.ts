@@ -53,6 +53,16 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
     ...(ctx.pull ? { pull: (ref, opts) => ctx.pull!(ref, opts) } : {}),
   });
 
+  router.post('/build/prune', async () => {
+    const { entries, space } = await builder.prune();
+    return { json: { CachesDeleted: entries.map((k) => k.replace(/^sha256:/, '')), SpaceReclaimed: space } };
+  });
+
+  router.post('/build/cancel', async () => {
+    // The legacy builder stops when its client disconnects; there is nothing to cancel by id.
+    return { status: 200 };
+  });
+
   router.post('/build', async (req) => {
     if (req.query.get('remote'))
       throw badRequest('remote build contexts are not supported: send the context tar');

@@ -1,7 +1,7 @@
 // The build cache: a step's result is an ordinary image whose parent is the step's input image. The
 // index maps a step key (parent image ID + expanded instruction + args in effect + source checksum)
 // to that image ID; an entry whose image is gone is simply a miss.
-import { mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, writeJsonAtomic } from '../../util/index.js';
 
@@ -78,6 +78,19 @@ export class BuildCache {
     await this.writing;
   }
 
+  /** Forgets every cache entry and removes the cache mounts; returns the bytes of mounts removed. */
+  async prune(): Promise<{ entries: string[]; space: number }> {
+    await this.load();
+    const entries = [...this.entries.keys()];
+    this.entries.clear();
+    this.writing = this.writing.then(() => writeJsonAtomic(this.file, { version: 1, entries: {} }));
+    await this.writing;
+    const mounts = join(this.dir, 'mounts');
+    const space = await duBytes(mounts);
+    await rm(mounts, { recursive: true, force: true });
+    return { entries, space };
+  }
+
   /** A persistent directory for `RUN --mount=type=cache` with this id. */
   mountDir(id: string): string {
     return join(
@@ -88,4 +101,17 @@ export class BuildCache {
         .slice(0, 32),
     );
   }
+}
+
+async function duBytes(path: string): Promise<number> {
+  let st: Awaited<ReturnType<typeof lstat>>;
+  try {
+    st = await lstat(path);
+  } catch {
+    return 0;
+  }
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const name of await readdir(path)) total += await duBytes(join(path, name));
+  return total;
 }

@@ -113,6 +113,11 @@ export class Builder {
     this.cache = new BuildCache(deps.dataRoot);
   }
 
+  /** `docker builder prune`: forgets the step cache (images stay) and removes cache mounts. */
+  prune(): Promise<{ entries: string[]; space: number }> {
+    return this.cache.prune();
+  }
+
   /** Reads and parses the Dockerfile of a context (400 naming file:line when invalid). */
   async loadDockerfile(contextDir: string, name = 'Dockerfile'): Promise<Dockerfile> {
     const clean = posix.normalize(`/${name}`);
@@ -298,6 +303,8 @@ class BuildRun {
       }
     })();
     for (const [i, step] of walked.steps.entries()) {
+      // The client went away: stop between steps (a running RUN finishes its step first).
+      if (this.req.signal?.aborted) throw new BuildError('build canceled: the client disconnected');
       if (i < triggerInstrs.length) state.log(`# Executing build trigger: ${triggers[i]}\n`);
       else state.log(`Step ${++stepNo}/${this.total} : ${step.instruction.original}\n`);
       await this.dispatch(state, step);
