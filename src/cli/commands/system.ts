@@ -111,9 +111,8 @@ function infoText(info: SystemInfo & Record<string, unknown>): string {
   const lines: string[] = [];
   const kv = (indent: string, k: string, v: unknown) => lines.push(`${indent}${k}: ${v}`);
   lines.push('Client:');
-  kv(' ', 'Version', BERTH_VERSION);
-  kv(' ', 'Context', 'default');
-  kv(' ', 'Debug Mode', 'false');
+  // docker aligns the client section's values
+  lines.push(` Version:    ${BERTH_VERSION}`, ' Context:    default', ' Debug Mode: false');
   lines.push('');
   lines.push('Server:');
   kv(' ', 'Containers', info.Containers ?? 0);
@@ -263,7 +262,8 @@ async function df(opts: { verbose?: boolean; format?: string }): Promise<void> {
   out += '\nContainers space usage:\n\n';
   out += formatRows(
     'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}',
-    (du.Containers ?? []).map((c) => containerRow(c)),
+    // docker's df shows a container's own (writable layer) size only
+    (du.Containers ?? []).map((c) => containerRow({ ...c, SizeRootFs: 0 })),
     {
       defaultTable: '',
       headers: {
@@ -284,7 +284,8 @@ async function df(opts: { verbose?: boolean; format?: string }): Promise<void> {
     (du.Volumes ?? []).map(volumeRow),
     VOLUMES_FORMAT,
   );
-  out += '\nBuild cache usage: 0B\n\n';
+  out +=
+    '\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n';
   process.stdout.write(out);
 }
 
