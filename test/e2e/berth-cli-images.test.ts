@@ -230,6 +230,16 @@ describe('berth image commands', { skip, concurrency: false }, () => {
     const garbage = await berth(['load'], { input: 'this is not a tar archive at all' });
     assert.equal(garbage.status, 1);
     assert.match(garbage.stderr, /Error response from daemon: /);
+    // A terminal is never written a tar, nor read one (script(1) gives the command a pty).
+    if (haveCommand('script')) {
+      const cli = `${process.execPath} --import tsx src/cli/main.ts`;
+      const tty = await runTool('script', ['-qec', `${cli} save busybox:1.36`, '/dev/null'], d.env);
+      assert.equal(tty.status, 1);
+      assert.match(tty.stdout, /cowardly refusing to save to a terminal\. Use the -o flag or redirect/);
+      const ttyIn = await runTool('script', ['-qec', `${cli} load`, '/dev/null'], d.env);
+      assert.equal(ttyIn.status, 1);
+      assert.match(ttyIn.stdout, /requested load from stdin, but stdin is empty/);
+    }
     const saveMissing = await berth(['save', '-o', join(tmp.path, 'none.tar'), 'bt/none:1']);
     assert.equal(saveMissing.status, 1);
     assert.match(saveMissing.stderr, /bt\/none/);
