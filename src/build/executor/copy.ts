@@ -61,6 +61,8 @@ export interface PlanInput {
   keepOwner: boolean;
   /** What the error says the root is (`build context`, `stage foo`). */
   rootName: string;
+  /** Compute the content checksum (default true); false when only the operations are wanted. */
+  hash?: boolean;
 }
 
 const GLOB = /[*?[]/;
@@ -170,11 +172,14 @@ export async function planCopy(input: PlanInput): Promise<CopyPlan> {
     }
   }
   const h = createHash('sha256');
-  for (const op of ops) {
+  for (const op of input.hash === false ? [] : ops) {
     const st = op.stats;
     const uid = input.keepOwner ? st.uid : 0;
     const gid = input.keepOwner ? st.gid : 0;
-    h.update(`${op.kind}\u0000${op.dest}\u0000${st.mode.toString(8)}\u0000${uid}:${gid}\u0000`);
+    // Source paths, not destinations: where a source lands is fixed by the parent image and the
+    // instruction, which the cache key holds already.
+    const rel = op.host.slice(input.root.length);
+    h.update(`${op.kind}\u0000${rel}\u0000${st.mode.toString(8)}\u0000${uid}:${gid}\u0000`);
     if (op.kind === 'file' || op.kind === 'extract') h.update(await hashFile(op.host));
     else if (op.kind === 'symlink') h.update(readlinkSync(op.host));
     h.update('\n');
@@ -243,6 +248,11 @@ function ensureParents(opts: WriteOptions, dest: string): void {
     }
     chmodSync(target, 0o755);
   }
+}
+
+/** Creates the parents of `dest` in `layerDir` with the metadata they have in the image at `parentRoot`. */
+export function makeParents(layerDir: string, parentRoot: string | undefined, dest: string): void {
+  ensureParents({ layerDir, parentRoot, keepOwner: false }, dest);
 }
 
 /** Writes the planned operations into the layer directory. */

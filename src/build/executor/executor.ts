@@ -7,8 +7,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import type { ContainerService } from '../../containers/index.js';
 import type { ContainerConfig, ImageService } from '../../images/index.js';
-import { containerPaths, readLogs } from '../../runtime/index.js';
-import { BerthError, badRequest, messageOf, notFound } from '../../util/index.js';
+import { containerPaths, readLogs, resolveInRoot } from '../../runtime/index.js';
+import { BerthError, badRequest, messageOf, notFound, sha256 } from '../../util/index.js';
 import { BuildCache, cacheKey } from '../cache/index.js';
 import { IgnoreMatcher, readDockerignore } from '../context/index.js';
 import {
@@ -23,7 +23,7 @@ import {
   type StageGraph,
   walkStage,
 } from '../parser/index.js';
-import { type CopyPlan, planCopy, resolveOwner, writeCopy } from './copy.js';
+import { type CopyPlan, makeParents, planCopy, resolveOwner, writeCopy } from './copy.js';
 
 /** Label on build containers: `ps` hides them. */
 export const BUILD_CONTAINER_LABEL = 'io.berth.build';
@@ -510,25 +510,26 @@ class BuildRun {
   private async workdir(state: StageResult, step: ScopedInstruction, path: string): Promise<void> {
     const dir = posix.normalize(this.absPath(state, path)).replace(/\/$/, '') || '/';
     state.config.WorkingDir = dir;
-    const exists = await this.withRoot(state.imageId, async (root) => {
-      if (!root) return false;
-      try {
-        return statSync(join(root, dir)).isDirectory();
-      } catch {
-        return false;
-      }
-    });
+    // The parent image is in the key, so whether the directory exists is only asked on a miss.
     await this.commitStep(state, step, this.nop(state, `WORKDIR ${dir}`, false), {
-      extra: exists ? 'exists' : 'create',
-      make: async () => {
-        if (exists) return { layer: null };
-        const layerDir = this.deps.images.tempDir();
-        mkdirSync(join(layerDir, dir), { recursive: true, mode: 0o755 });
-        return {
-          layer: { upperDir: layerDir },
-          cleanup: () => rm(layerDir, { recursive: true, force: true }),
-        };
-      },
+      make: () =>
+        this.withRoot(state.imageId, async (root) => {
+          if (root) {
+            try {
+              if (statSync(resolveInRoot(root, dir)).isDirectory()) return { layer: null };
+            } catch {
+              // Missing: created below.
+            }
+          }
+          const layerDir = this.deps.images.tempDir();
+          mkdirSync(layerDir, { recursive: true });
+          makeParents(layerDir, root, `${dir}/.`);
+          mkdirSync(join(layerDir, dir), { recursive: true, mode: 0o755 });
+          return {
+            layer: { upperDir: layerDir },
+            cleanup: () => rm(layerDir, { recursive: true, force: true }),
+          };
+        }),
     });
   }
 
@@ -605,30 +606,23 @@ class BuildRun {
           extraNames.push(h.name);
         }
       }
-      const doCopy = async (srcRoot: string, parentRoot: string | undefined) => {
-        const destIsDir = parentRoot
-          ? (() => {
-              try {
-                return statSync(join(parentRoot, dest)).isDirectory();
-              } catch {
-                return false;
-              }
-            })()
-          : false;
+      const keepOwner = fromRef !== undefined;
+      const plansFor = async (srcRoot: string | undefined, destIsDir: boolean, hash: boolean) => {
         const common = {
           dest,
           destIsDir: destIsDir || sources.length + extraNames.length > 1,
           excludes: ins.excludes,
           unpack: ins.kind === 'ADD' && ins.unpack !== false,
+          hash,
         };
         const plans: CopyPlan[] = [];
-        if (sources.length > 0)
+        if (srcRoot !== undefined && sources.length > 0)
           plans.push(
             await planCopy({
               ...common,
               root: srcRoot,
               sources,
-              keepOwner: fromRef !== undefined,
+              keepOwner,
               rootName,
               ...(fromRef === undefined ? { ignore: this.ignore } : {}),
             }),
@@ -644,41 +638,70 @@ class BuildRun {
               rootName: 'download',
             }),
           );
-        const checksum = plans.map((p) => p.checksum).join(',');
-        const label =
-          plans.length === 1 && plans[0]!.label === 'file' ? 'file' : plans.length > 1 ? 'multi' : 'dir';
-        const owner = ins.chown ? resolveOwner(ins.chown, parentRoot) : undefined;
-        const createdBy = this.nop(state, `${ins.kind} ${label}:${checksum.slice(0, 64)} in ${dest} `, false);
-        await this.commitStep(state, step, createdBy, {
-          contentChecksum: checksum,
-          extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''}`,
-          make: async () => {
-            const layerDir = this.deps.images.tempDir();
-            await mkdir(layerDir, { recursive: true });
-            for (const plan of plans)
-              await writeCopy(plan, {
-                layerDir,
-                parentRoot,
-                keepOwner: fromRef !== undefined,
-                ...(owner ? { owner } : {}),
-                ...(ins.chmod ? { chmod: ins.chmod } : {}),
-              });
-            return {
-              layer: { upperDir: layerDir },
-              cleanup: () => rm(layerDir, { recursive: true, force: true }),
-            };
-          },
-        });
+        return plans;
       };
-      await this.withRoot(state.imageId, async (parentRoot) => {
-        if (sourceImage !== undefined) {
-          if (sourceImage === null) {
-            const empty = this.deps.images.tempDir();
-            cleanups.push(empty);
-            await mkdir(empty, { recursive: true });
-            await doCopy(empty, parentRoot);
-          } else await this.withRoot(sourceImage, (root) => doCopy(root!, parentRoot));
-        } else await doCopy(this.req.contextDir, parentRoot);
+      // The cache key: context sources are checksummed; an image's (or stage's) content is fixed by its
+      // ID, so `--from` sources are keyed by it and need no mount on a cache hit.
+      let checksum: string;
+      let label: string;
+      if (sourceImage !== undefined) {
+        const extra = await plansFor(undefined, false, true);
+        checksum = sha256(
+          JSON.stringify({
+            sourceImage,
+            sources,
+            excludes: ins.excludes,
+            extra: extra.map((p) => p.checksum),
+          }),
+        ).replace(/^sha256:/, '');
+        label = sources.length + extraNames.length > 1 ? 'multi' : 'file';
+      } else {
+        const plans = await plansFor(this.req.contextDir, false, true);
+        checksum = plans.map((p) => p.checksum).join(',');
+        label =
+          plans.length === 1 && plans[0]!.label === 'file' ? 'file' : plans.length > 1 ? 'multi' : 'dir';
+      }
+      const createdBy = this.nop(state, `${ins.kind} ${label}:${checksum.slice(0, 64)} in ${dest} `, false);
+      const write = async (srcRoot: string | undefined, parentRoot: string | undefined) => {
+        let destIsDir = false;
+        if (parentRoot) {
+          try {
+            destIsDir = statSync(resolveInRoot(parentRoot, dest)).isDirectory();
+          } catch {
+            destIsDir = false;
+          }
+        }
+        const plans = await plansFor(srcRoot, destIsDir, false);
+        const owner = ins.chown ? resolveOwner(ins.chown, parentRoot) : undefined;
+        const layerDir = this.deps.images.tempDir();
+        await mkdir(layerDir, { recursive: true });
+        for (const plan of plans)
+          await writeCopy(plan, {
+            layerDir,
+            parentRoot,
+            keepOwner,
+            ...(owner ? { owner } : {}),
+            ...(ins.chmod ? { chmod: ins.chmod } : {}),
+          });
+        return {
+          layer: { upperDir: layerDir },
+          cleanup: () => rm(layerDir, { recursive: true, force: true }),
+        };
+      };
+      await this.commitStep(state, step, createdBy, {
+        contentChecksum: checksum,
+        extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''}`,
+        make: () =>
+          this.withRoot(state.imageId, async (parentRoot) => {
+            if (sourceImage === undefined) return write(this.req.contextDir, parentRoot);
+            if (sourceImage === null) {
+              const empty = this.deps.images.tempDir();
+              cleanups.push(empty);
+              await mkdir(empty, { recursive: true });
+              return write(empty, parentRoot);
+            }
+            return this.withRoot(sourceImage, (root) => write(root, parentRoot));
+          }),
       });
     } catch (err) {
       if (err instanceof BerthError && !(err instanceof DockerfileError) && /COPY failed/.test(err.message))
