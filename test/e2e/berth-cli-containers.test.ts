@@ -84,6 +84,8 @@ test('run: output, exit codes 0/3/127/126, --rm removes the container', { skip }
   const flagsAfter = await berth(['run', '--rm', 'busybox', 'echo', '--rm', '-d']);
   assert.equal(flagsAfter.stdout, '--rm -d\n');
   const piped = await berth(['run', '--rm', '-i', 'busybox', 'cat'], 'from stdin\n');
+  // stdin closed at once (before the daemon wires the container's streams)
+  assert.equal((await berth(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; exit 6'], '')).code, 6);
   assert.equal(piped.stdout, 'from stdin\n');
   const onlyOut = await berth(['run', '--rm', '-a', 'stdout', 'busybox', 'sh', '-c', 'echo o; echo e >&2']);
   assert.deepEqual([onlyOut.stdout, onlyOut.stderr], ['o\n', '']);
@@ -314,6 +316,11 @@ test('top, stats --no-stream, port', { skip }, async () => {
   const none = await berth(['port', name, '81']);
   assert.deepEqual([none.code, none.stderr], [1, `Error: No public port '81' published for ${name}\n`]);
   await ok(['stop', '-t', '0', name]);
+  // a stopped container has no usage, as in docker (no error)
+  assert.equal(
+    await ok(['stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}', name]),
+    `${name} 0.00% 0B / 0B 0\n`,
+  );
   const stopped = await berth(['top', name]);
   assert.equal(stopped.code, 1);
   assert.match(stopped.stderr, /is not running/);

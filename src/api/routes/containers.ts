@@ -202,6 +202,14 @@ export function registerContainerRoutes(router: Router, ctx: DaemonContext): voi
   router.get('/containers/:id/stats', async (req) => {
     const rec = c.get(req.params.id!);
     const streaming = req.bool('stream', true) && !req.bool('one-shot');
+    // A container that is not running has no cgroup: Docker answers with a zero sample, not an error.
+    if (!rec.State.Running) {
+      if (!streaming) return { json: stoppedStats(rec) };
+      const out = jsonStream(req);
+      out.write(stoppedStats(rec));
+      out.end();
+      return;
+    }
     const input = () => ({
       cgroupsPath: c.cgroupsPath(rec),
       id: rec.Id,
@@ -226,6 +234,28 @@ export function registerContainerRoutes(router: Router, ctx: DaemonContext): voi
     }
     out.end();
   });
+}
+
+/** Docker's stats for a stopped container: zero times and usage. */
+function stoppedStats(rec: ContainerRecord) {
+  const zero = '0001-01-01T00:00:00Z';
+  const cpu = () => ({
+    cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+    throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+  });
+  return {
+    read: zero,
+    preread: zero,
+    pids_stats: {},
+    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null },
+    num_procs: 0,
+    storage_stats: {},
+    cpu_stats: cpu(),
+    precpu_stats: cpu(),
+    memory_stats: {},
+    name: `/${rec.Name}`,
+    id: rec.Id,
+  };
 }
 
 interface AttachWants {
