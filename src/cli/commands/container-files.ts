@@ -111,6 +111,16 @@ async function statRemote(container: string, path: string): Promise<{ stat?: Pat
   }
 }
 
+/** docker's ValidateOutputPath: the parent must exist, an existing path must be a directory or a file. */
+function validateOutputPath(path: string): void {
+  const dir = posix.dirname(posix.normalize(path).replace(/(.)\/+$/, '$1'));
+  if (!statSync(dir, { throwIfNoEntry: false }))
+    throw new CliError(`invalid output path: directory "${dir}" does not exist`);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st && !st.isDirectory() && !st.isFile())
+    throw new CliError(`invalid output path: "${path}" must be a directory or a regular file`);
+}
+
 interface CpFlags {
   archive?: boolean;
   followLink?: boolean;
@@ -121,6 +131,7 @@ async function copyFromContainer(container: string, srcPath: string, dst: string
   const f = await files();
   const client = await ensureDaemon();
   const dstPath = dst === '-' ? dst : localPath(dst);
+  if (dstPath !== '-') validateOutputPath(dstPath);
   let path = srcPath;
   let rebase = '';
   if (flags.followLink) {
