@@ -21,6 +21,7 @@ import { action, CliError, collect, dockerUsage, errorText } from './container-c
 
 interface RunFlags extends ContainerFlags {
   detach?: boolean;
+  sigProxy?: boolean;
   detachKeys?: string;
 }
 
@@ -133,6 +134,18 @@ async function waitFor(
   return { code };
 }
 
+/** --sig-proxy: signals this process receives go to the container while attached without a TTY. */
+function proxySignals(client: EngineClient, id: string): () => void {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  const handler = (signal: NodeJS.Signals) => {
+    void client.containers.kill(id, { signal }).catch(() => {});
+  };
+  for (const s of signals) process.on(s, handler);
+  return () => {
+    for (const s of signals) process.off(s, handler);
+  };
+}
+
 function resizeNow(client: EngineClient, id: string, exec = false): void {
   const out = process.stdout;
   if (!out.isTTY || !out.rows || !out.columns) return;
@@ -188,7 +201,9 @@ async function runAction(image: string, command: string[], flags: RunFlags): Pro
     );
   }
   if (wants.tty) resizeNow(client, id);
+  const unproxy = flags.sigProxy !== false && !wants.tty ? proxySignals(client, id) : undefined;
   if (attached) await attached.done.catch(() => {});
+  unproxy?.();
   let code: number;
   try {
     code = await exit.code;
@@ -231,7 +246,9 @@ async function attachAndWait(
     }
   }
   if (tty) resizeNow(client, id);
+  const unproxy = tty ? undefined : proxySignals(client, id);
   await attached.done.catch(() => {});
+  unproxy?.();
   // The output ends when the container exits, or on a detach sequence (the container runs on): wait a moment
   // for the exit code, then look.
   exit.code.catch(() => {});
@@ -332,6 +349,12 @@ export function registerRunCommands(parent: Command): void {
           .argument('<image>')
           .argument('[command...]')
           .option('-d, --detach', 'Run container in background and print container ID')
+          .option(
+            '--sig-proxy [bool]',
+            'Proxy received signals to the process (default true)',
+            (v: string) => v !== 'false' && v !== '0',
+            true,
+          )
           .option('--detach-keys <keys>', 'Override the key sequence for detaching a container'),
       ),
     ),
