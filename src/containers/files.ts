@@ -2,13 +2,14 @@
 // extraction of uploaded tars, the export of the whole rootfs and the changes in the overlay upper dir.
 //
 // Paths inside a container are resolved against its rootfs with symlinks followed *inside* that rootfs
-// (resolveInRoot), so neither a container symlink (`/x -> /`) nor a tar entry can reach the host. The
+// (ContainerFs), so neither a container symlink (`/x -> /`) nor a tar entry can reach the host. The
 // generic parts (packPath, extractTar) also serve the CLI on the host side of `cp`.
 import {
   chmodSync,
   closeSync,
   constants,
   createReadStream,
+  existsSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -27,7 +28,7 @@ import { posix } from 'node:path';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { type Header, type Pack, extract as tarExtract, pack as tarPack } from 'tar-stream';
 import { decompress, tarDirectory } from '../layers/index.js';
-import { resolveInRoot, resolveUser } from '../runtime/index.js';
+import { resolveUser } from '../runtime/index.js';
 import { BerthError, badRequest, internal, messageOf, notFound, run } from '../util/index.js';
 import type { ContainerRecord } from './record.js';
 import type { ContainerService } from './service.js';
@@ -231,6 +232,107 @@ function releaseAfter(stream: Readable, release: () => Promise<void>): Readable 
   return stream;
 }
 
+// ------------------------------------------------------------------ the container's view of paths
+
+interface MountView {
+  dest: string;
+  source: string;
+  rw: boolean;
+}
+
+const MAX_LINKS = 255;
+
+/**
+ * Paths as the container sees them: the rootfs plus its bind mounts and volumes (and the /etc/hosts,
+ * resolv.conf and hostname files) at their destinations. Symlinks are followed component by component
+ * with lstat only, inside this view, so nothing resolves onto the host outside the rootfs and the mounts.
+ */
+export class ContainerFs {
+  private readonly mounts: MountView[];
+
+  constructor(
+    readonly root: string,
+    mounts: MountView[] = [],
+  ) {
+    // Longest destination first; on equal destinations the first given wins (user mounts over etc files).
+    this.mounts = mounts
+      .map((m, i) => ({ m: { ...m, dest: posix.normalize(`/${m.dest}`).replace(/(.)\/+$/, '$1') }, i }))
+      .sort((a, b) => b.m.dest.length - a.m.dest.length || a.i - b.i)
+      .map((x) => x.m);
+  }
+
+  /** The mount holding the (resolved) container path, if any. */
+  mountOf(cpath: string): MountView | undefined {
+    return this.mounts.find((m) => m.dest === '/' || cpath === m.dest || cpath.startsWith(`${m.dest}/`));
+  }
+
+  /** Host path of a resolved container path. */
+  host(cpath: string): string {
+    const m = this.mountOf(cpath);
+    if (m) return `${m.source}${cpath.slice(m.dest.length)}`;
+    return cpath === '/' ? this.root : `${this.root}${cpath}`;
+  }
+
+  /** `path` with every symlink followed inside the view (a missing tail is kept): a clean absolute path. */
+  resolve(path: string): string {
+    const pending = path.split('/').filter((p) => p !== '' && p !== '.');
+    const done: string[] = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const part = pending.shift()!;
+      if (part === '.') continue;
+      if (part === '..') {
+        done.pop();
+        continue;
+      }
+      const cpath = `/${[...done, part].join('/')}`;
+      const st = lstatSync(this.host(cpath), { throwIfNoEntry: false });
+      if (!st?.isSymbolicLink()) {
+        done.push(part);
+        if (!st) {
+          // Missing: the rest cannot be links; '..' still walks back up.
+          for (const p of pending) {
+            if (p === '..') done.pop();
+            else if (p !== '.') done.push(p);
+          }
+          break;
+        }
+        continue;
+      }
+      if (++links > MAX_LINKS) throw badRequest(`too many levels of symbolic links resolving ${path}`);
+      const target = readlinkSync(this.host(cpath));
+      if (target.startsWith('/')) done.length = 0;
+      pending.unshift(...target.split('/').filter(Boolean));
+    }
+    return `/${done.join('/')}`;
+  }
+
+  /** True when a host path lies inside the rootfs or one of the mounts. */
+  contains(hostPath: string): boolean {
+    const under = (base: string) => hostPath === base || hostPath.startsWith(`${base}/`);
+    return under(this.root) || this.mounts.some((m) => under(m.source));
+  }
+}
+
+/** The view of a container: rootfs, its volumes and bind mounts, and its /etc/hosts & co. */
+function viewOf(deps: FilesDeps, rec: ContainerRecord, root: string): ContainerFs {
+  const mounts: MountView[] = [];
+  for (const m of rec.Mounts ?? []) {
+    // tmpfs lives only in the running container's mount namespace: not reachable safely from here.
+    if (!m.Source || m.Type === 'tmpfs' || !m.Destination) continue;
+    mounts.push({ dest: m.Destination, source: m.Source, rw: m.RW });
+  }
+  const paths = deps.containers.inspectPaths(rec);
+  for (const [dest, source] of [
+    ['/etc/hosts', paths.hostsPath],
+    ['/etc/resolv.conf', paths.resolvConfPath],
+    ['/etc/hostname', paths.hostnamePath],
+  ] as const) {
+    if (existsSync(source)) mounts.push({ dest, source, rw: true });
+  }
+  return new ContainerFs(root, mounts);
+}
+
 // ------------------------------------------------------------------ stat and archive (GET/HEAD)
 
 function fileNotFound(path: string, container: string): BerthError {
@@ -242,25 +344,20 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Docker's ResolvePath: the directory part resolved inside the rootfs, the last element kept as is. */
-function resolvePath(root: string, path: string): { resolved: string; abs: string } {
+/** Docker's ResolvePath: the directory part resolved in the container's view, the last element kept. */
+function resolvePath(fs: ContainerFs, path: string): { resolved: string; abs: string } {
   const abs = preserveTrailing(posix.join('/', path), path);
   const cut = abs.lastIndexOf('/');
-  const dir = abs.slice(0, cut + 1);
   const base = abs.slice(cut + 1);
-  const resolvedDir = resolveInRoot(root, dir);
-  // A trailing '/' or '/.' was already followed inside the rootfs: never let the host follow it.
-  return { resolved: base === '' || base === '.' ? resolvedDir : `${resolvedDir}/${base}`, abs };
+  const dir = fs.resolve(abs.slice(0, cut + 1));
+  // A trailing '/' or '/.' was already followed inside the view: never let the host follow it.
+  if (base === '' || base === '.') return { resolved: fs.host(dir), abs };
+  return { resolved: fs.host(dir === '/' ? `/${base}` : `${dir}/${base}`), abs };
 }
 
-function statIn(root: string, resolved: string, abs: string): { stat: PathStat; st: Stats } {
+function statIn(fs: ContainerFs, resolved: string, abs: string): { stat: PathStat; st: Stats } {
   const st = lstatSync(resolved, { bigint: false });
   const big = lstatSync(resolved, { bigint: true });
-  let linkTarget = '';
-  if (st.isSymbolicLink()) {
-    const host = resolveInRoot(root, abs);
-    linkTarget = posix.join('/', posix.relative(root, host));
-  }
   return {
     st,
     stat: {
@@ -268,7 +365,8 @@ function statIn(root: string, resolved: string, abs: string): { stat: PathStat; 
       size: st.size,
       mode: goFileMode(st),
       mtime: goTime({ mtimeMs: st.mtimeMs, mtimeNs: big.mtimeNs }),
-      linkTarget,
+      // The link fully evaluated in the container, as an absolute container path.
+      linkTarget: st.isSymbolicLink() ? fs.resolve(abs) : '',
     },
   };
 }
@@ -285,8 +383,9 @@ export async function statContainerPath(deps: FilesDeps, ref: string, path: stri
   const rec = deps.containers.get(ref);
   return withHeldRootfs(deps.containers, rec, async (root) => {
     try {
-      const { resolved, abs } = resolvePath(root, path);
-      return statIn(root, resolved, abs).stat;
+      const fs = viewOf(deps, rec, root);
+      const { resolved, abs } = resolvePath(fs, path);
+      return statIn(fs, resolved, abs).stat;
     } catch (err) {
       if (isMissing(err)) throw fileNotFound(path, ref);
       throw err;
@@ -309,8 +408,9 @@ export async function archiveContainerPath(
     let stat: PathStat;
     let st: Stats;
     try {
-      ({ resolved, abs } = resolvePath(root, path));
-      ({ stat, st } = statIn(root, resolved, abs));
+      const fs = viewOf(deps, rec, root);
+      ({ resolved, abs } = resolvePath(fs, path));
+      ({ stat, st } = statIn(fs, resolved, abs));
     } catch (err) {
       if (isMissing(err)) throw fileNotFound(path, ref);
       throw err;
@@ -436,6 +536,8 @@ export interface ExtractOptions {
   chown?: { uid: number; gid: number };
   /** Keep the extracting user as owner (the CLI's side). */
   noChown?: boolean;
+  /** 'container' mode: the container's view (mounts included); default is the bare rootfs `root`. */
+  view?: ContainerFs;
   /** Rename the top entry `from` (and everything below it) to `to`, as Docker's RebaseArchiveEntries. */
   rebase?: { from: string; to: string };
 }
@@ -479,8 +581,12 @@ export async function extractTar(
     const parentRel = posix.dirname(rel);
     const base = posix.basename(rel);
     if (opts.mode === 'container') {
-      const parent = resolveInRoot(root, posix.join(destRel, parentRel));
-      ensureDirs(root, parent, entryName);
+      const view = opts.view ?? new ContainerFs(root);
+      const parentPath = view.resolve(posix.join(destRel, parentRel));
+      const mount = view.mountOf(parentPath);
+      if (mount && !mount.rw) throw badRequest('mounted volume is marked read-only');
+      const parent = view.host(parentPath);
+      ensureDirs(view, parent, entryName);
       return `${parent}/${base}`;
     }
     const top = root === '/' ? destRel : `${root}${destRel === '/' ? '' : destRel}`;
@@ -627,12 +733,12 @@ function entryRel(name: string): string | null {
   return rel === '' ? '.' : rel;
 }
 
-/** Creates the missing directories of `hostDir` (inside `root`): they were resolved inside the rootfs. */
-function ensureDirs(root: string, hostDir: string, entryName: string): void {
+/** Creates the missing directories of `hostDir`: it was resolved inside the container's view. */
+function ensureDirs(view: ContainerFs, hostDir: string, entryName: string): void {
   const st = lstatSync(hostDir, { throwIfNoEntry: false });
   if (st?.isDirectory()) return;
   if (st) throw badRequest(`invalid archive: parent of "${entryName}" is not a directory`);
-  if (!hostDir.startsWith(`${root}/`) && hostDir !== root) throw internal(`${hostDir} is outside ${root}`);
+  if (!view.contains(hostDir)) throw internal(`${hostDir} is outside the container's filesystem`);
   mkdirSync(hostDir, { recursive: true, mode: 0o755 });
 }
 
@@ -657,22 +763,27 @@ export async function extractToContainer(
 ): Promise<void> {
   checkPathParam(path);
   const rec = deps.containers.get(ref);
-  if (rec.HostConfig.ReadonlyRootfs) throw new BerthError(403, 'container rootfs is marked read-only');
   await withHeldRootfs(deps.containers, rec, async (root) => {
+    const fs = viewOf(deps, rec, root);
     const abs = preserveTrailing(posix.join('/', path), path);
     // Unlike stat, the last element is followed too: extracting "to a symlink" means to its target dir.
-    const resolved = resolveInRoot(root, abs);
-    const st = lstatSync(resolved, { throwIfNoEntry: false });
+    const inside = fs.resolve(abs);
+    const st = lstatSync(fs.host(inside), { throwIfNoEntry: false });
     if (!st) throw fileNotFound(path, ref);
     if (!st.isDirectory()) throw badRequest('extraction point is not a directory');
+    // A read-only rootfs still takes copies into writable volumes (Docker's checkIfPathIsInAVolume).
+    const mount = fs.mountOf(inside);
+    if (mount && !mount.rw) throw badRequest('mounted volume is marked read-only');
+    if (!mount && rec.HostConfig.ReadonlyRootfs)
+      throw new BerthError(403, 'container rootfs is marked read-only');
     let chown: { uid: number; gid: number } | undefined;
     if (opts.copyUIDGID) {
       const user = resolveUser(root, rec.Config.User || undefined);
       chown = { uid: user.uid, gid: user.gid };
     }
-    const inside = posix.join('/', posix.relative(root, resolved));
     await extractTar(tar, root, inside, {
       mode: 'container',
+      view: fs,
       noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
       chown,
     });

@@ -216,6 +216,52 @@ describe('container files', { skip }, () => {
     ok(d, ['rm', '-f', id]);
   });
 
+  test('volumes, bind mounts and /etc/hosts are seen as the container sees them', async () => {
+    const bind = join(tmp.path, 'bind');
+    mkdirSync(bind);
+    const robind = join(tmp.path, 'robind');
+    mkdirSync(robind);
+    const id = ok(d, [
+      'run',
+      '-d',
+      '--read-only',
+      '-v',
+      'berthfilesvol:/vol',
+      '-v',
+      `${bind}:/bind`,
+      '-v',
+      `${robind}:/ro:ro`,
+      'busybox',
+      'sleep',
+      '300',
+    ])
+      .toString()
+      .trim();
+    const src = join(tmp.path, 'vol-src.txt');
+    writeFileSync(src, 'into the volume');
+    ok(d, ['cp', src, `${id}:/vol/`]);
+    assert.equal(ok(d, ['exec', id, 'cat', '/vol/vol-src.txt']).toString(), 'into the volume');
+    ok(d, ['cp', src, `${id}:/bind/copied.txt`]);
+    assert.equal(readFileSync(join(bind, 'copied.txt'), 'utf8'), 'into the volume');
+    const tar = await makeTar([{ name: 'x', body: 'x' }]);
+    await assert.rejects(d.client.containers.putArchive(id, '/ro', tar), (err: EngineError) => {
+      assert.equal(err.status, 400);
+      assert.equal(err.message, 'mounted volume is marked read-only');
+      return true;
+    });
+    await assert.rejects(
+      d.client.containers.putArchive(id, '/tmp', tar),
+      (err: EngineError) => err.status === 403,
+    );
+    assert.ok(!existsSync(join(robind, 'x')));
+    // /etc/hosts is the container's own file, not the image's.
+    const hosts = join(tmp.path, 'hosts-copy');
+    ok(d, ['cp', `${id}:/etc/hosts`, hosts]);
+    assert.match(readFileSync(hosts, 'utf8'), new RegExp(id.slice(0, 12)));
+    ok(d, ['rm', '-f', '-v', id]);
+    ok(d, ['volume', 'rm', 'berthfilesvol']);
+  });
+
   test('export and diff', async () => {
     const id = ok(d, [
       'run',
