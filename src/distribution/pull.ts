@@ -1,6 +1,7 @@
 // Pull: manifest (or index → platform manifest), config and layers fetched and verified, layers
 // downloaded a few at a time into the blob store and unpacked as soon as each one is complete, then the
 // image registered. A failed pull removes the blobs and layers it created.
+import { PassThrough, type Readable } from 'node:stream';
 import {
   familiarName,
   familiarString,
@@ -233,17 +234,43 @@ async function fetchLayers(
   await mapLimit(todo, ctx.concurrency, async (i) => {
     const desc = manifest.layers[i]!;
     const id = shortDigest(desc.digest);
+    const parent = i === 0 ? null : chains[i - 1]!;
+    const chain = chains[i]!;
+    const had = layers.has(chain);
     if (!(await blobs.has(desc.digest))) {
-      if (await downloadBlob(ctx, session, repo, desc.digest, desc.size, id, progress))
-        createdBlobs.push(desc.digest);
+      // The download is unpacked as it arrives (each layer unpacks into its own directory, whatever its
+      // parent's state); the unpacked tar must hash to the diffID the verified config names.
+      const unpack = had
+        ? undefined
+        : (stream: Readable) =>
+            layers
+              .ensure(parent, diffIds[i]!, async () => {
+                const out = (await decompress(stream)).stream;
+                // Errors reach the unpacker; after it gave up they must not become uncaught.
+                out.on('error', () => {});
+                return out;
+              })
+              .then(() => {});
+      try {
+        if (await downloadBlob(ctx, session, repo, desc, id, progress, unpack))
+          createdBlobs.push(desc.digest);
+      } catch (err) {
+        // The unpack may have finished while the blob failed verification: clean it up with the rest.
+        if (!had && layers.has(chain)) createdChains.push(chain);
+        throw err;
+      }
+      progress({ status: 'Verifying Checksum', progressDetail: {}, id });
+      progress({ status: 'Download complete', progressDetail: {}, id });
+      if (!had) createdChains.push(chain);
+      progress({ status: 'Extracting', progressDetail: { current: desc.size, total: desc.size }, id });
+      progress({ status: 'Pull complete', progressDetail: {}, id });
+      return;
     }
     progress({ status: 'Verifying Checksum', progressDetail: {}, id });
     progress({ status: 'Download complete', progressDetail: {}, id });
-    // Unpack while the other layers download: each layer unpacks into its own directory.
-    const parent = i === 0 ? null : chains[i - 1]!;
+    // The blob is here but not unpacked on this parent chain: unpack while the other layers download.
     const p = unpacker
       .run(async () => {
-        const had = layers.has(chains[i]!);
         await layers.ensure(parent, diffIds[i]!, async () => {
           const counter = new ByteCounter((n) =>
             progress({ status: 'Extracting', progressDetail: { current: n, total: desc.size }, id }),
@@ -252,7 +279,7 @@ async function fetchLayers(
           src.on('error', (e) => counter.destroy(e));
           return (await decompress(src.pipe(counter))).stream;
         });
-        if (!had) createdChains.push(chains[i]!);
+        if (!had) createdChains.push(chain);
         progress({ status: 'Pull complete', progressDetail: {}, id });
       })
       .catch((err: unknown) => {
@@ -267,16 +294,20 @@ async function fetchLayers(
   }
 }
 
-/** Downloads a layer into the blob store, verified; retried with backoff on dropped connections. */
+/**
+ * Downloads a layer into the blob store, verified, feeding a second copy to `unpack` when given;
+ * retried with backoff on dropped connections.
+ */
 async function downloadBlob(
   ctx: PullContext,
   session: RegistrySession,
   repo: string,
-  digest: string,
-  size: number,
+  desc: { digest: string; size: number },
   id: string,
   progress: Progress,
+  unpack?: (stream: Readable) => Promise<void>,
 ): Promise<boolean> {
+  const { digest, size } = desc;
   const attempts = ctx.retryDelays.length + 1;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -292,13 +323,35 @@ async function downloadBlob(
         size,
         `blob ${digest}`,
       );
+      const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+      const toUnpack = unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
+      const fail = (e: Error) => {
+        toStore.destroy(e);
+        toUnpack?.destroy(e);
+      };
       res.body.on('error', (e) => counter.destroy(e));
-      const stored = ctx.images.blobs.put(res.body.pipe(counter), digest);
-      const r = await stored.catch((err: unknown) => {
+      counter.on('error', fail);
+      // Their errors are reported through put() and unpack(); these keep late ones from going uncaught.
+      toStore.on('error', () => {});
+      toUnpack?.on('error', () => {});
+      res.body.pipe(counter);
+      counter.pipe(toStore);
+      if (toUnpack) counter.pipe(toUnpack);
+      const [stored, unpacked] = await Promise.allSettled([
+        ctx.images.blobs.put(toStore, digest),
+        // An unpack that stops reading early (failure, or another pull unpacking the same chain) must not
+        // stall the download: whatever it leaves is drained.
+        unpack ? unpack(toUnpack!).finally(() => toUnpack!.resume()) : Promise.resolve(),
+      ]);
+      if (stored.status === 'rejected') {
         res.body.destroy();
-        throw err;
-      });
-      return r.created;
+        throw stored.reason;
+      }
+      if (unpacked.status === 'rejected') {
+        const e = unpacked.reason as Error;
+        throw isBerthError(e) ? e : badRequest(`failed to register layer ${digest}: ${e.message}`);
+      }
+      return stored.value.created;
     } catch (err) {
       const retryable =
         err instanceof TruncatedError ||
