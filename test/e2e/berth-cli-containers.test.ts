@@ -1,7 +1,7 @@
 // The berth CLI's container commands against a private berth daemon: output, exit codes and errors as the
 // docker CLI gives them.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -347,4 +347,37 @@ test('container prune, container run', { skip }, async () => {
   assert.equal(r.code, 9);
   assert.equal(existsSync(join(dir.path, 'nothing')), false);
   await ok(['container', 'rm', '-f', keep]);
+});
+
+/** Runs berth under `script` (a pseudo-terminal), typing `input`; stdin stays open until berth exits. */
+function berthInPty(args: string[], input: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO, env: d.env });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stdin.write(input);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ code: code ?? 1, stdout: stdout.replace(/\r/g, ''), stderr: '' });
+    });
+  });
+}
+
+test('run -it and exec -it: a terminal in the container, exit codes through', {
+  skip: skip || (!haveCommand('script') && 'needs script'),
+}, async () => {
+  const run = await berthInPty(['run', '-it', '--rm', 'busybox', 'sh'], 'tty\nexit 4\n');
+  assert.equal(run.code, 4);
+  assert.match(run.stdout, /\/dev\/pts\/\d+/);
+  const name = `${P}-tty`;
+  await ok(['run', '-d', '--name', name, 'busybox', 'sleep', '300']);
+  const exec = await berthInPty(['exec', '-it', name, 'sh'], 'echo in-$((2+3))\nexit 5\n');
+  assert.equal(exec.code, 5);
+  assert.match(exec.stdout, /in-5/);
+  await ok(['rm', '-f', name]);
 });
