@@ -1,7 +1,7 @@
 // Shared plumbing of the container commands: docker's error printing and exit codes, usage errors (125),
 // multi-target loops, and the `container` management group that several command modules add verbs to.
 import type { Command } from 'commander';
-import { EngineError } from '../../client/index.js';
+import { DaemonUnreachableError, EngineError } from '../../client/index.js';
 
 /** An error the command prints itself, as docker does, with a given exit code. */
 export class CliError extends Error {
@@ -17,7 +17,7 @@ export class CliError extends Error {
 /** `Error response from daemon: …` for daemon errors, `Error: …` for the CLI's own, as docker prints them. */
 export function errorText(err: unknown): string {
   if (err instanceof EngineError) return `Error response from daemon: ${err.message}`;
-  if (err instanceof CliError) return err.message;
+  if (err instanceof CliError || err instanceof DaemonUnreachableError) return err.message;
   const message = err instanceof Error ? err.message : String(err);
   return message.startsWith('Error') ? message : `Error: ${message}`;
 }
