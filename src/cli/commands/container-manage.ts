@@ -261,10 +261,11 @@ export function registerManageCommands(parent: Command, inGroup: boolean): void 
   cmd(parent, 'stop', 'Stop one or more running containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+    .option('-t, --timeout <seconds>', 'Seconds to wait before killing the container')
+    .option('--time <seconds>', 'Seconds to wait before killing the container (deprecated: --timeout)')
     .action(
-      action(async (targets: string[], flags: { signal?: string; time?: string }) => {
-        const t = intOption(flags.time, '-t, --time');
+      action(async (targets: string[], flags: { signal?: string; time?: string; timeout?: string }) => {
+        const t = intOption(flags.timeout ?? flags.time, '-t, --timeout');
         const client = await ensureDaemon();
         await eachTarget(targets, (c) => client.containers.stop(c, { t, signal: flags.signal }));
       }),
@@ -273,10 +274,11 @@ export function registerManageCommands(parent: Command, inGroup: boolean): void 
   cmd(parent, 'restart', 'Restart one or more containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+    .option('-t, --timeout <seconds>', 'Seconds to wait before killing the container')
+    .option('--time <seconds>', 'Seconds to wait before killing the container (deprecated: --timeout)')
     .action(
-      action(async (targets: string[], flags: { signal?: string; time?: string }) => {
-        const t = intOption(flags.time, '-t, --time');
+      action(async (targets: string[], flags: { signal?: string; time?: string; timeout?: string }) => {
+        const t = intOption(flags.timeout ?? flags.time, '-t, --timeout');
         const client = await ensureDaemon();
         await eachTarget(targets, (c) => client.containers.restart(c, { t, signal: flags.signal }));
       }),
