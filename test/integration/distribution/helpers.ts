@@ -35,13 +35,16 @@ export function fileTar(name: string, content: Buffer | string): Readable {
 export async function makeImage(
   images: ImageService,
   ref: string,
-  opts: { layers?: number; layerBytes?: number; seed?: string } = {},
+  opts: { layers?: number; layerBytes?: number; seed?: string; architecture?: string } = {},
 ): Promise<ImageRecord> {
   const dir = tempDir('berth-dist-rootfs-');
   try {
     makeBusyboxRootfs(dir.path);
     const p = spawn('tar', ['-C', dir.path, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let rec = await images.importRootfs(p.stdout!, { changes: ['CMD ["sh"]'] });
+    let rec = await images.importRootfs(p.stdout!, {
+      changes: ['CMD ["sh"]'],
+      ...(opts.architecture ? { platform: { os: 'linux', architecture: opts.architecture } } : {}),
+    });
     const n = opts.layers ?? 2;
     for (let i = 1; i < n; i++) {
       const data = Buffer.alloc(opts.layerBytes ?? 4096);
