@@ -23,7 +23,7 @@ after(async () => {
 async function put(path: string, body: Buffer, contentType: string): Promise<void> {
   const r = await fetch(`http://${reg.host}${path}`, {
     method: 'PUT',
-    body,
+    body: new Uint8Array(body),
     headers: { 'Content-Type': contentType },
   });
   assert.equal(r.status, 201, await r.text());
