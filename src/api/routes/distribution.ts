@@ -13,6 +13,9 @@ export function registerDistributionRoutes(router: Router, ctx: DaemonContext): 
       ...(opts.platform ? { platform: opts.platform } : {}),
       auth: decodeRegistryAuth(opts.auth),
       progress: opts.progress,
+      // Docker's API pulls every tag when fromImage has no tag and `tag` is empty; images.ts can ask for
+      // that with `allTags: true` (a bare name from the builder or `run` means :latest).
+      allTags: (opts as { allTags?: boolean }).allTags === true,
     });
     ctx.events.publish('image', 'pull', ref, { name: ref });
   };
