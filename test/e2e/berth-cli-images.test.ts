@@ -277,6 +277,22 @@ describe('berth image commands', { skip, concurrency: false }, () => {
     await ok(['image', 'import', '-', 'bt/imp:stdin'], { inputFile: tar });
     assert.equal(await dockerOk(['run', '--rm', 'bt/imp:stdin', 'cat', '/hello.txt']), 'imported');
 
+    // The only tag of an image a container uses: 409 → exit 1 without -f; -f untags and deletes it.
+    const user = await dockerOk(['create', 'bt/imp:stdin', 'true']);
+    const impId = (await ok(['image', 'inspect', '-f', '{{.Id}}', 'bt/imp:stdin'])).trim();
+    const inUse = await berth(['image', 'rm', 'bt/imp:stdin']);
+    assert.equal(inUse.status, 1);
+    assert.match(
+      inUse.stderr,
+      /^Error response from daemon: conflict: unable to remove repository reference "bt\/imp:stdin" \(must force\) - container \S+ is using its referenced image [0-9a-f]{12}/,
+    );
+    // As Docker: a stopped container's use is a soft conflict, so -f untags and deletes.
+    assert.equal(
+      (await ok(['rmi', '-f', 'bt/imp:stdin'])).trim(),
+      `Untagged: bt/imp:stdin\nDeleted: ${impId}`,
+    );
+    await dockerOk(['rm', user]);
+
     const badChange = await berth(['import', '-c', 'FROM busybox', tar, 'bt/imp:bad']);
     assert.equal(badChange.status, 1);
     assert.match(badChange.stderr, /FROM/);
