@@ -3,11 +3,21 @@
 // failure nothing is left in the image store.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Distribution } from '../../../src/distribution/index.js';
-import { berthRegistry, imageStore, storeContents, type TestRegistry, type TestStore } from './helpers.js';
+import {
+  berthRegistry,
+  distributionRegistry,
+  imageStore,
+  makeImage,
+  storeContents,
+  type TestRegistry,
+  type TestStore,
+} from './helpers.js';
 
 const digestOf = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -258,5 +268,41 @@ describe('unknown names against berth registry, and credentials', () => {
       /^.*(pull access denied for 127\.0\.0\.1:\d+\/no\/such, repository does not exist or may require 'docker login'|manifest for 127\.0\.0\.1:\d+\/no\/such:latest not found: manifest unknown)/,
     );
     assert.deepEqual(await storeContents(store.images), []);
+  });
+});
+
+describe("a blob corrupted in docker-registry's storage", () => {
+  let reg: TestRegistry | undefined;
+  let src: TestStore;
+  let dst: TestStore;
+  before(async () => {
+    src = await imageStore();
+    dst = await imageStore();
+    if (existsSync('/usr/bin/docker-registry')) reg = await distributionRegistry();
+  });
+  after(async () => {
+    await reg?.close();
+    src?.cleanup();
+    dst?.cleanup();
+  });
+
+  test('the pull fails verification and leaves nothing behind', {
+    skip: !existsSync('/usr/bin/docker-registry'),
+  }, async () => {
+    const ref = `${reg!.host}/corrupt/app:1`;
+    const rec = await makeImage(src.images, ref, { layers: 2, seed: 'corrupt-in-storage' });
+    await new Distribution({ images: src.images }).push(ref, undefined);
+    const top = (await src.images.getManifest(rec)).layers.at(-1)!.digest;
+    const hex = top.slice(7);
+    const file = join(reg!.root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const bytes = readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(file, bytes);
+    const d = new Distribution({ images: dst.images, retryDelays: [10] });
+    await assert.rejects(
+      d.pull(ref),
+      new RegExp(`filesystem layer verification failed for digest ${top}|layer content does not match`),
+    );
+    assert.deepEqual(await storeContents(dst.images), []);
   });
 });
