@@ -75,6 +75,10 @@ export class ContainerService {
   private readonly exitWatches = new Map<string, AbortController>();
   private readonly health = new Map<string, HealthMonitor>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Containers whose exit was handled: runtime state, network and mounts are released already. */
+  private readonly released = new Set<string>();
+  /** Restarts decided while init() runs, scheduled once the network state is reconciled. */
+  private deferredRestarts: (() => void)[] | undefined;
   /** Serialises lifecycle operations per container (start vs stop vs remove races). */
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Attach clients waiting for a created container's monitor to exist (docker run attaches before start). */
@@ -99,6 +103,17 @@ export class ContainerService {
 
   /** Rebuilds state after a daemon (re)start: re-adopts live containers, records exits that happened meanwhile. */
   async init(): Promise<void> {
+    this.deferredRestarts = [];
+    try {
+      await this.recoverAll();
+    } finally {
+      const deferred = this.deferredRestarts;
+      this.deferredRestarts = undefined;
+      for (const schedule of deferred) schedule();
+    }
+  }
+
+  private async recoverAll(): Promise<void> {
     const { broken } = await this.store.load();
     for (const id of broken) {
       // A directory without a record is a create that died half-way: nothing refers to it.
@@ -297,18 +312,23 @@ export class ContainerService {
 
     const dir = this.store.dir(id);
     const files = containerFiles(dir);
+    const trace = phaseTrace(id, 'create');
     await this.exclusive(id, async () => {
       try {
         await mkdir(files.upper, { recursive: true });
         await mkdir(files.work, { recursive: true });
         await mkdir(containerPaths(dir).rootfs, { recursive: true });
         await this.store.add(record);
+        trace.mark('record');
         await this.mountRootfs(record);
+        trace.mark('mount');
         const resolved = await this.deps.volumes.resolveMounts(this.mountRequest(record));
         record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
         // Mounts are made ready again at every start; until then nothing stays mounted for it.
         await this.deps.volumes.deactivate(id);
+        trace.mark('volumes');
         await this.store.save(record);
+        trace.done('save');
       } catch (err) {
         await this.destroyFiles(record).catch(() => {});
         throw err;
@@ -400,12 +420,18 @@ export class ContainerService {
     const paths = containerPaths(dir);
     const files = containerFiles(dir);
     rec.StoppedByUser = false;
+    this.released.delete(rec.Id);
+    const trace = phaseTrace(rec.Id, 'start');
     try {
       await this.mountRootfs(rec);
+      trace.mark('mount');
       const netns = await this.setUpNetwork(rec);
+      trace.mark('network');
       await this.writeEtcFiles(rec);
+      trace.mark('etc');
       const ociMounts: ResolvedMount[] = (await this.deps.volumes.resolveMounts(this.mountRequest(rec)))
         .ociMounts;
+      trace.mark('volumes');
       const spec: OciSpec = generateSpec({
         id: rec.Id,
         rootfs: paths.rootfs,
@@ -416,6 +442,7 @@ export class ContainerService {
         netns,
       });
       clampCapabilities(spec);
+      trace.mark('spec');
       const created = await this.deps.runtime.create({
         id: rec.Id,
         dir,
@@ -426,8 +453,11 @@ export class ContainerService {
         name: rec.Name,
       });
       rec.MonitorPid = created.conmonPid;
+      trace.mark('conmon-create');
       await this.releasePendingAttach(rec.Id, true);
+      trace.mark('attach');
       await this.deps.runtime.start(rec.Id);
+      trace.mark('runtime-start');
       rec.State = {
         ...rec.State,
         Status: 'running',
@@ -442,6 +472,7 @@ export class ContainerService {
         StartedAt: new Date().toISOString(),
       };
       await this.store.save(rec);
+      trace.done('save');
     } catch (err) {
       await this.releasePendingAttach(rec.Id, false);
       await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
@@ -648,12 +679,22 @@ export class ContainerService {
     recovering: boolean,
   ): Promise<void> {
     if (!this.store.find(rec.Id)) return;
+    const trace = phaseTrace(rec.Id, 'exit');
+    trace.mark('detect', finishedAt.getTime());
     this.health.get(rec.Id)?.stop();
     this.health.delete(rec.Id);
-    await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
-    await this.tearDownNetwork(rec).catch(() => {});
-    await this.deps.volumes.deactivate(rec.Id).catch(() => {});
-    await this.unmountRootfs(rec).catch(() => {});
+    // The runtime state, the network and the mounts are independent: release them side by side.
+    await Promise.all([
+      this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {}),
+      this.tearDownNetwork(rec).catch(() => {}),
+      this.deps.volumes
+        .deactivate(rec.Id)
+        .catch(() => {})
+        .then(() => this.unmountRootfs(rec))
+        .catch(() => {}),
+    ]);
+    this.released.add(rec.Id);
+    trace.mark('cleanup');
     const ranFor =
       Date.parse(rec.State.StartedAt) > 0 ? finishedAt.getTime() - Date.parse(rec.State.StartedAt) : 0;
     rec.State = {
@@ -669,14 +710,19 @@ export class ContainerService {
     };
     if (rec.State.Health) rec.State.Health = { ...rec.State.Health, Status: 'unhealthy' };
     rec.Ports = {};
-    await this.store.save(rec);
+    // An AutoRemove container goes straight on to 'removing' (saved there); a crash before that finds it
+    // running, records the exit again and removes it.
+    if (!rec.HostConfig.AutoRemove) await this.store.save(rec);
+    trace.mark('save');
     this.publish(rec, 'die', { exitCode: String(exitCode) });
     this.notify(rec.Id, 'exit', exitCode);
 
     if (rec.HostConfig.AutoRemove) {
       await this.removeLocked(rec, { force: true, volumes: true });
+      trace.done('remove');
       return;
     }
+    trace.done();
     const decision = shouldRestart({
       policy: validateRestartPolicy(rec.HostConfig.RestartPolicy),
       exitCode,
@@ -691,6 +737,15 @@ export class ContainerService {
     rec.State.Status = 'restarting';
     rec.State.Restarting = true;
     await this.store.save(rec);
+    // During init the network service has not reconciled yet (it would delete a new sandbox as stale).
+    if (this.deferredRestarts) {
+      this.deferredRestarts.push(() => this.scheduleRestart(rec, decision.delayMs));
+      return;
+    }
+    this.scheduleRestart(rec, decision.delayMs);
+  }
+
+  private scheduleRestart(rec: ContainerRecord, delayMs: number): void {
     const timer = setTimeout(() => {
       this.restartTimers.delete(rec.Id);
       this.exclusive(rec.Id, async () => {
@@ -699,7 +754,7 @@ export class ContainerService {
         await this.startLocked(rec);
         this.publish(rec, 'restart');
       }).catch((err) => console.error(`berth: restarting ${rec.Id}: ${(err as Error).message}`));
-    }, decision.delayMs);
+    }, delayMs);
     this.restartTimers.set(rec.Id, timer);
   }
 
@@ -868,8 +923,12 @@ export class ContainerService {
     this.health.get(rec.Id)?.stop();
     this.health.delete(rec.Id);
     this.exitWatches.get(rec.Id)?.abort();
-    await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
-    await this.tearDownNetwork(rec).catch(() => {});
+    // After a recorded exit the runtime state and network are already gone (two tool runs saved).
+    if (!this.released.has(rec.Id)) {
+      await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});
+      await this.tearDownNetwork(rec).catch(() => {});
+    }
+    this.released.delete(rec.Id);
     await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: !!opts.volumes });
     await this.destroyFiles(rec);
     this.publish(rec, 'destroy');
@@ -1114,6 +1173,32 @@ function clampCapabilities(spec: OciSpec): void {
   caps.permitted = keep(caps.permitted) ?? [];
   if (caps.inheritable) caps.inheritable = keep(caps.inheritable);
   if (caps.ambient) caps.ambient = keep(caps.ambient);
+}
+
+/**
+ * Per-phase timings of create/start/exit, printed to the daemon's stderr when BERTH_TRACE=phases
+ * (bench/run.ts reads them to see where a `docker run --rm` spends its time).
+ */
+function phaseTrace(id: string, op: string) {
+  const on = process.env.BERTH_TRACE === 'phases';
+  let last = performance.now();
+  const parts: string[] = [];
+  const mark = (phase: string, wallMs?: number) => {
+    if (!on) return;
+    const now = performance.now();
+    // `wallMs` measures from a wall-clock instant (the exit time conmon recorded) instead of the last mark.
+    const ms = wallMs !== undefined ? Date.now() - wallMs : now - last;
+    parts.push(`${phase}=${ms.toFixed(2)}`);
+    last = now;
+  };
+  return {
+    mark,
+    done(phase?: string) {
+      if (!on) return;
+      if (phase) mark(phase);
+      console.error(`berth-trace ${id.slice(0, 12)} ${op} ${parts.join(' ')}`);
+    },
+  };
 }
 
 function sleep(ms: number): Promise<void> {
