@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventLine, eventTimestamp } from '../../src/cli/commands/system.js';
+import { parseBootstrapTarget } from '../../src/cli/commands/bootstrap.js';
+import { historyRow } from '../../src/cli/commands/images.js';
+import { ipamConfigs } from '../../src/cli/commands/networks.js';
+import { diskUsageRows, eventLine, eventTimestamp } from '../../src/cli/commands/system.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { haveCommand, isRoot } from '../helpers/index.js';
 
@@ -73,6 +76,93 @@ test('event timestamps and lines as docker prints them', () => {
     if (prevTz === undefined) delete process.env.TZ;
     else process.env.TZ = prevTz;
   }
+});
+
+test('network IPAM flags pair up as docker pairs them', () => {
+  assert.deepEqual(
+    ipamConfigs(['10.1.0.0/16', '10.2.0.0/24'], ['10.2.0.128/25'], ['10.1.0.254', '10.2.0.1'], {
+      host1: '10.1.0.5',
+    }),
+    [
+      { Subnet: '10.1.0.0/16', Gateway: '10.1.0.254', AuxiliaryAddresses: { host1: '10.1.0.5' } },
+      { Subnet: '10.2.0.0/24', IPRange: '10.2.0.128/25', Gateway: '10.2.0.1' },
+    ],
+  );
+  assert.deepEqual(ipamConfigs([], [], [], {}), []);
+  assert.throws(
+    () => ipamConfigs([], ['10.0.0.0/24'], [], {}),
+    /every ip-range or gateway must have a corresponding subnet/,
+  );
+  assert.throws(
+    () => ipamConfigs(['10.0.0.0/24'], [], [], { h: '10.9.0.1' }),
+    /no matching subnet for aux-address 10\.9\.0\.1/,
+  );
+  assert.throws(
+    () => ipamConfigs(['10.0.0.0/24'], [], ['10.0.0.1', '10.0.0.2'], {}),
+    /every ip-range or gateway must have a corresponding subnet/,
+  );
+  assert.throws(
+    () => ipamConfigs(['10.0.0.0/24', '10.3.0.0/24'], [], ['10.0.0.1', '10.0.0.2'], {}),
+    /cannot configure multiple gateways \(10\.0\.0\.2, 10\.0\.0\.1\) for the same subnet \(10\.0\.0\.0\/24\)/,
+  );
+});
+
+test('system df rows: counts, sizes and reclaimable percentages as docker computes them', () => {
+  const rows = diskUsageRows({
+    LayersSize: 3000,
+    Images: [
+      { Id: 'a', Size: 2000, SharedSize: 500, Containers: 1 } as never,
+      { Id: 'b', Size: 1000, SharedSize: 0, Containers: 0 } as never,
+    ],
+    Containers: [
+      { Id: 'c1', State: 'running', SizeRw: 100 },
+      { Id: 'c2', State: 'exited', SizeRw: 50 },
+    ],
+    Volumes: [
+      { Name: 'v1', UsageData: { Size: 400, RefCount: 1 } } as never,
+      { Name: 'v2', UsageData: { Size: 600, RefCount: 0 } } as never,
+      { Name: 'v3', UsageData: { Size: -1, RefCount: -1 } } as never,
+    ],
+  });
+  assert.deepEqual(
+    rows.map((r) => [r.Type, r.TotalCount, r.Active, r.Size, r.Reclaimable]),
+    [
+      ['Images', '2', '1', '3kB', '1.5kB (50%)'],
+      ['Containers', '2', '1', '150B', '50B (33%)'],
+      ['Local Volumes', '3', '1', '1kB', '600B (60%)'],
+      ['Build Cache', '0', '0', '0B', '0B'],
+    ],
+  );
+});
+
+test('bootstrap targets and history rows', () => {
+  assert.deepEqual(parseBootstrapTarget('busybox'), { kind: 'busybox', name: 'busybox', tag: 'latest' });
+  assert.deepEqual(parseBootstrapTarget('busybox:1.36'), { kind: 'busybox', name: 'busybox', tag: '1.36' });
+  assert.deepEqual(parseBootstrapTarget('debian'), { kind: 'debian', name: 'debian', tag: 'bookworm' });
+  assert.deepEqual(parseBootstrapTarget('debian:trixie'), { kind: 'debian', name: 'debian', tag: 'trixie' });
+  assert.throws(() => parseBootstrapTarget('debian:Trixie'), /invalid Debian suite/);
+  assert.throws(() => parseBootstrapTarget('ubuntu:noble'), /cannot bootstrap "ubuntu:noble"/);
+  const h = {
+    Id: 'sha256:0123456789abcdef0123',
+    Created: 1700000000,
+    CreatedBy: `/bin/sh -c\t${'x'.repeat(60)}`,
+    Tags: [],
+    Size: 1234567,
+    Comment: 'c',
+  };
+  const row = historyRow(h, { trunc: true, human: false });
+  assert.equal(row.ID, '0123456789ab');
+  assert.equal(row.CreatedBy, `/bin/sh -c ${'x'.repeat(33)}…`);
+  assert.equal(row.CreatedSince, '2023-11-14T22:13:20Z');
+  assert.equal(row.Size, '1234567');
+  const human = historyRow(
+    { ...h, Id: '<missing>' },
+    { trunc: false, human: true, now: 1700000000000 + 3_600_000 },
+  );
+  assert.equal(human.ID, '<missing>');
+  assert.equal(human.CreatedSince, 'About an hour ago');
+  assert.equal(human.Size, '1.23MB');
+  assert.equal(human.CreatedBy, `/bin/sh -c ${'x'.repeat(60)}`);
 });
 
 describe('berth network, volume and system commands', { skip, concurrency: false }, () => {
