@@ -1,0 +1,207 @@
+// `docker run --rm busybox true` against berth and against a real Docker daemon (a private dockerd 20.10
+// with the same busybox imported), side by side in one run, plus `berth run --rm` against berth; then 50
+// `run -d` containers started and removed on each: time, and memory per container (daemon RSS + its
+// monitors' RSS, over 50), and each daemon's idle RSS. Prints medians and ratios, and berth's own
+// per-phase timings (BERTH_TRACE=phases) so the slow part of a run is visible.
+//
+//   node --import tsx bench/run.ts [--runs 15] [--containers 50]
+//
+// Both daemons run with `--network none` in the head-to-head row: the private dockerd has no bridge
+// (it must not touch the host's iptables beside other tests), while berth's default-bridge row is
+// reported beside it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestDaemon } from '../test/helpers/daemon.js';
+import { makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
+import { startDockerd } from '../test/integration/client/dockerd.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const RUNS = opt('--runs', 15);
+const CONTAINERS = opt('--containers', 50);
+const DOCKER = '/usr/local/bin/docker';
+const REPO = join(import.meta.dirname, '..');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const fmt = (ms: number) => `${ms.toFixed(0).padStart(6)} ms`;
+
+function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+function ok(env: NodeJS.ProcessEnv, argv: string[], timeoutMs = 120_000): string {
+  const r = spawnSync(DOCKER, argv, { env, encoding: 'utf8', timeout: timeoutMs });
+  if (r.status !== 0) throw new Error(`docker ${argv.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** RSS in bytes of the processes whose command line contains `needle`. */
+function rssOf(pred: (cmdline: string) => boolean): { pids: number[]; bytes: number } {
+  const pids: number[] = [];
+  let bytes = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (!pred(cmdline)) continue;
+      const m = readFileSync(`/proc/${name}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+      if (!m) continue;
+      pids.push(Number(name));
+      bytes += Number(m[1]) * 1024;
+    } catch {
+      // the process went away
+    }
+  }
+  return { pids, bytes };
+}
+
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
+
+/** The berth CLI, compiled: dist/ when it is newer than the CLI's entry, else a private build (tsc). */
+function berthCli(tmp: string): { cmd: string; pre: string[]; how: string } {
+  const dist = join(REPO, 'dist/src/cli/main.js');
+  const src = join(REPO, 'src/cli/main.ts');
+  if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs)
+    return { cmd: process.execPath, pre: [join(REPO, 'bin/berth.js')], how: 'node bin/berth.js' };
+  const out = join(tmp, 'dist');
+  symlinkSync(join(REPO, 'node_modules'), join(tmp, 'node_modules'));
+  spawnSync('npx', ['tsc', '-p', join(REPO, 'tsconfig.json'), '--outDir', out], {
+    cwd: REPO,
+    stdio: 'ignore',
+  });
+  const main = join(out, 'src/cli/main.js');
+  if (existsSync(main))
+    return { cmd: process.execPath, pre: [main], how: 'node <private tsc build>/src/cli/main.js' };
+  return { cmd: process.execPath, pre: ['--import', 'tsx', src], how: 'node --import tsx src/cli/main.ts' };
+}
+
+async function main() {
+  const t = tempDir('berth-bench-run-');
+  process.env.BERTH_TRACE = 'phases';
+  const berth = await startTestDaemon();
+  delete process.env.BERTH_TRACE;
+  const dockerd = await startDockerd();
+  try {
+    const rootfs = join(t.path, 'rootfs');
+    mkdirSync(rootfs);
+    makeBusyboxRootfs(rootfs);
+    const tar = join(t.path, 'busybox.tar');
+    spawnSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+    const denv = { ...process.env, DOCKER_HOST: dockerd.host };
+    const benv = berth.env;
+    ok(benv, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+    ok(denv, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+    const cli = berthCli(t.path);
+
+    const rows: [string, () => number][] = [
+      [
+        'docker → dockerd  (--network none)',
+        () => timed(DOCKER, ['run', '--rm', '--network', 'none', 'busybox', 'true'], denv),
+      ],
+      [
+        'docker → berth    (--network none)',
+        () => timed(DOCKER, ['run', '--rm', '--network', 'none', 'busybox', 'true'], benv),
+      ],
+      ['docker → berth    (default bridge)', () => timed(DOCKER, ['run', '--rm', 'busybox', 'true'], benv)],
+      [
+        `berth run → berth (--network none)`,
+        () => timed(cli.cmd, [...cli.pre, 'run', '--rm', '--network', 'none', 'busybox', 'true'], benv),
+      ],
+      ['berth CLI start-up (berth --help)', () => timed(cli.cmd, [...cli.pre, '--help'], benv)],
+    ];
+    // Warm up (page cache, JIT), then alternate the rows round by round so drift hits all of them.
+    for (const [, fn] of rows) for (let i = 0; i < 2; i++) fn();
+    const logStart = readFileSync(berth.logPath, 'utf8').length;
+    const times = rows.map(() => [] as number[]);
+    for (let r = 0; r < RUNS; r++) for (const [i, [, fn]] of rows.entries()) times[i]!.push(fn());
+
+    console.log(`\nrun --rm busybox true, median of ${RUNS} (berth CLI: ${cli.how})`);
+    const med = times.map(median);
+    for (const [i, [label]] of rows.entries()) console.log(`  ${label.padEnd(42)} ${fmt(med[i]!)}`);
+    console.log(`  ratio dockerd / berth (docker CLI, none):  ${(med[0]! / med[1]!).toFixed(2)}×`);
+    console.log(`  ratio dockerd / berth (bridge):            ${(med[0]! / med[2]!).toFixed(2)}×`);
+    console.log(`  ratio dockerd / berth run (none):          ${(med[0]! / med[3]!).toFixed(2)}×`);
+
+    // berth's own phases during the timed rounds.
+    const trace = readFileSync(berth.logPath, 'utf8').slice(logStart).split('\n');
+    const phases = new Map<string, number[]>();
+    for (const line of trace) {
+      const m = line.match(/^berth-trace \S+ (\S+) (.*)$/);
+      if (!m) continue;
+      for (const kv of m[2]!.split(' ')) {
+        const [k, v] = kv.split('=');
+        if (!k || v === undefined) continue;
+        const key = `${m[1]}.${k}`;
+        phases.set(key, [...(phases.get(key) ?? []), Number(v)]);
+      }
+    }
+    console.log('\nberth daemon phases (median ms over the timed runs)');
+    for (const [k, v] of phases) console.log(`  ${k.padEnd(24)} ${median(v).toFixed(1).padStart(7)}`);
+    // Idle memory, then 50 detached containers on each.
+    const berthDaemon = (c: string) => c.includes(`${berth.root}/data`) && c.includes(' daemon ');
+    const berthMonitors = (c: string) => /^\S*conmon /.test(c) && c.includes(berth.root);
+    const dockerDaemons = (c: string) =>
+      (c.startsWith('dockerd ') || c.startsWith('containerd ')) && c.includes(dockerd.dir);
+    const dockerShims = (c: string) => c.includes('containerd-shim') && c.includes(dockerd.dir);
+    const idleBerth = rssOf(berthDaemon).bytes;
+    const idleDocker = rssOf(dockerDaemons).bytes;
+    const fleet = (env: NodeJS.ProcessEnv) => {
+      const t0 = performance.now();
+      const ids: string[] = [];
+      for (let i = 0; i < CONTAINERS; i++)
+        ids.push(ok(env, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '600']));
+      const startMs = performance.now() - t0;
+      return { ids, startMs };
+    };
+    // (The private dockerd has been seen to hang in "Removal In Progress" on a loaded host: bounded.)
+    const removeAll = (env: NodeJS.ProcessEnv, ids: string[]) => {
+      const t0 = performance.now();
+      try {
+        ok(env, ['rm', '-f', ...ids], 90_000);
+      } catch (err) {
+        console.log(`  (rm -f failed: ${(err as Error).message.split('\n').at(-1)})`);
+        return Number.NaN;
+      }
+      return performance.now() - t0;
+    };
+    const bf = fleet(benv);
+    const berthLoaded = rssOf(berthDaemon).bytes;
+    const conmons = rssOf(berthMonitors);
+    const berthRm = removeAll(benv, bf.ids);
+    const df = fleet(denv);
+    const dockerLoaded = rssOf(dockerDaemons).bytes;
+    const shims = rssOf(dockerShims);
+    const dockerRm = removeAll(denv, df.ids);
+
+    console.log(`\n${CONTAINERS} × run -d busybox sleep 600, then rm -f of all`);
+    console.log(
+      `  start  berth ${fmt(bf.startMs)}   dockerd ${fmt(df.startMs)}   ratio ${(df.startMs / bf.startMs).toFixed(2)}×`,
+    );
+    console.log(
+      `  rm -f  berth ${fmt(berthRm)}   dockerd ${fmt(dockerRm)}   ratio ${(dockerRm / berthRm).toFixed(2)}×`,
+    );
+    const perBerth = (berthLoaded - idleBerth + conmons.bytes) / CONTAINERS;
+    const perDocker = (dockerLoaded - idleDocker + shims.bytes) / CONTAINERS;
+    console.log(
+      `  memory per container: berth ${mb(perBerth)} (daemon +${mb(berthLoaded - idleBerth)}, ${conmons.pids.length} conmon ${mb(conmons.bytes)})`,
+    );
+    console.log(
+      `                        dockerd ${mb(perDocker)} (dockerd+containerd +${mb(dockerLoaded - idleDocker)}, ${shims.pids.length} shims ${mb(shims.bytes)})   ratio ${(perDocker / perBerth).toFixed(2)}×`,
+    );
+    console.log(`  idle daemon RSS: berth ${mb(idleBerth)}   dockerd+containerd ${mb(idleDocker)}`);
+  } finally {
+    await berth.stop();
+    await dockerd.stop();
+    t.cleanup();
+  }
+}
+
+await main();
