@@ -55,7 +55,9 @@ export function registerExecRoutes(router: Router, execs: ExecService): void {
     else handle.stderr?.resume();
     if (handle.stdin) {
       socket.on('data', (b: Buffer) => handle.stdin!.write(b));
-      socket.on('end', () => handle.stdin!.end());
+      // The client may have closed its stdin before we got here: then end the process's stdin at once.
+      if (socket.readableEnded) handle.stdin.end();
+      else socket.on('end', () => handle.stdin!.end());
     }
     await handle.wait().catch(() => undefined);
     await Promise.all(pending);
