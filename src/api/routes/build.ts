@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { BuildError, Builder, receiveContext } from '../../build/executor/index.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { parseNormalizedTagged } from '../../images/index.js';
-import { badRequest, messageOf } from '../../util/index.js';
+import { badRequest, messageOf, notFound } from '../../util/index.js';
 import { type ApiRequest, jsonStream, type Router } from '../index.js';
 
 /** `buildargs`/`labels`: a JSON object of strings (null values — unset args — are dropped). */
@@ -50,7 +50,11 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
     images: ctx.images,
     containers: ctx.containers,
     dataRoot: ctx.config.dataRoot,
-    ...(ctx.pull ? { pull: (ref, opts) => ctx.pull!(ref, opts) } : {}),
+    // Looked up per build: the registry client may be wired into the context after the routes.
+    pull: async (ref, opts) => {
+      if (!ctx.pull) throw notFound(`No such image: ${ref} (this daemon has no registry client)`);
+      await ctx.pull(ref, opts);
+    },
   });
 
   router.post('/build/prune', async () => {

@@ -142,7 +142,11 @@ export class Builder {
     const df = await this.loadDockerfile(req.contextDir, req.dockerfile);
     const buildArgs = req.buildArgs ?? {};
     const graph = resolveStages(df, { target: req.target, buildArgs });
-    const ignore = await readDockerignore(req.contextDir);
+    // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`.
+    const ignore = await readDockerignore(
+      req.contextDir,
+      join(req.contextDir, posix.normalize(`/${req.dockerfile ?? 'Dockerfile'}`)),
+    );
     const matcher = new IgnoreMatcher(ignore.patterns);
     const total = graph.order.reduce((n, i) => n + 1 + graph.all[i]!.stage.instructions.length, 0);
     const run = new BuildRun(this.deps, this.cache, req, out, df, graph, matcher, total);
