@@ -36,12 +36,13 @@ const httpsAgents = new Map<string, HttpsAgent>();
 
 /** An https agent trusting the system roots plus the host's CA file when present. */
 function httpsAgent(host: string, certsDir: string): HttpsAgent {
-  let agent = httpsAgents.get(host);
+  const key = `${certsDir}|${host}`;
+  let agent = httpsAgents.get(key);
   if (!agent) {
-    const caFile = join(certsDir, host.replace(/:/g, ':'), 'ca.crt');
+    const caFile = join(certsDir, host, 'ca.crt');
     const ca = existsSync(caFile) ? [...rootCertificates, readFileSync(caFile, 'utf8')] : undefined;
     agent = new HttpsAgent({ keepAlive: true, maxSockets: 16, ...(ca ? { ca } : {}) });
-    httpsAgents.set(host, agent);
+    httpsAgents.set(key, agent);
   }
   return agent;
 }

@@ -94,9 +94,14 @@ function inCidr(ip: string, cidr: string): boolean {
   return (toInt(ip) & mask) === (toInt(m[1]!) & mask);
 }
 
+/** The scheme each loopback or insecure registry turned out to speak. */
+const schemes = new Map<string, 'http' | 'https'>();
+
 export class RegistrySession {
   readonly host: string;
-  readonly base: URL;
+  private baseUrl: URL;
+  /** Loopback and insecure registries: HTTPS is tried first, plain HTTP when that fails (as Docker). */
+  private probe: boolean;
   private readonly auth: RegistryAuth | undefined;
   private readonly certsDir: string;
   private authHeader: string | undefined;
@@ -106,7 +111,10 @@ export class RegistrySession {
 
   constructor(opts: SessionOptions) {
     this.host = opts.host;
-    this.base = registryBase(opts.host, opts.insecureRegistries);
+    this.baseUrl = registryBase(opts.host, opts.insecureRegistries);
+    const known = schemes.get(opts.host);
+    this.probe = this.baseUrl.protocol === 'http:' && known === undefined;
+    if (known) this.baseUrl = new URL(`${known}://${opts.host}`);
     this.auth = opts.auth;
     this.certsDir = opts.certsDir ?? CERTS_DIR;
     if (opts.auth?.registrytoken) this.authHeader = `Bearer ${opts.auth.registrytoken}`;
@@ -125,7 +133,27 @@ export class RegistrySession {
    * and the request repeated; bodies given as streams cannot be repeated, so callers send those only
    * after an earlier request has authenticated the session.
    */
+  /** The registry's base URL (its scheme settled by the first request). */
+  get base(): URL {
+    return this.baseUrl;
+  }
+
+  /** Whether the registry answers HTTPS (with the CAs we trust); remembered per host for this process. */
+  private async probeScheme(): Promise<void> {
+    this.probe = false;
+    const https = new URL(`https://${this.host}/v2/`);
+    try {
+      const res = await httpFetch(https, { signal: AbortSignal.timeout(3000) }, this.certsDir);
+      res.body.resume();
+      this.baseUrl = new URL(`https://${this.host}`);
+      schemes.set(this.host, 'https');
+    } catch {
+      schemes.set(this.host, 'http');
+    }
+  }
+
   async fetch(path: string, req: HttpRequest = {}): Promise<HttpResponse> {
+    if (this.probe) await this.probeScheme();
     const url = new URL(path, this.base);
     const send = () =>
       httpFetch(
