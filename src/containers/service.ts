@@ -453,6 +453,7 @@ export class ContainerService {
         name: rec.Name,
       });
       rec.MonitorPid = created.conmonPid;
+      if (netns === undefined) rec.SandboxKey = `/proc/${created.pid}/ns/net`;
       trace.mark('conmon-create');
       await this.releasePendingAttach(rec.Id, true);
       trace.mark('attach');
@@ -514,12 +515,17 @@ export class ContainerService {
     if (mode.startsWith('container:')) {
       const other = this.store.get(mode.slice('container:'.length));
       if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
-      rec.SandboxKey = other.SandboxKey;
-      return other.SandboxKey || undefined;
+      rec.SandboxKey = other.SandboxKey || `/proc/${other.State.Pid}/ns/net`;
+      return rec.SandboxKey;
+    }
+    if (mode === 'none') {
+      // runc makes the namespace (loopback up) itself: no named netns to create and delete per run.
+      // SandboxKey is filled in once the container's pid is known.
+      rec.SandboxKey = '';
+      return undefined;
     }
     const netns = await this.deps.networks.createSandbox(rec.Id);
     rec.SandboxKey = netns;
-    if (mode === 'none') return netns;
     const requested = (rec as ContainerRecord & { RequestedIPs?: Record<string, string> }).RequestedIPs ?? {};
     const names = [
       mode,

@@ -227,6 +227,37 @@ describe('docker run', { skip, concurrency: false }, () => {
   test('--network none and host', () => {
     const none = s.ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
     assert.deepEqual(none.split(/\s+/), ['lo']);
+    assert.match(
+      s.ok(['run', '--rm', '--network', 'none', 'busybox', 'ip', 'link', 'show', 'lo']),
+      /LOOPBACK,UP/,
+    );
+    // another container joins a none container's namespace
+    s.ok([
+      'run',
+      '-d',
+      '--name',
+      'nonebox',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'httpd -p 127.0.0.1:81 -h /; sleep 300',
+    ]);
+    assert.equal(
+      s.ok([
+        'run',
+        '--rm',
+        '--network',
+        'container:nonebox',
+        'busybox',
+        'sh',
+        '-c',
+        'for i in $(seq 50); do netstat -ltn | grep -q :81 && break; sleep 0.1; done; ls /sys/class/net; netstat -ltn | grep -c :81',
+      ]),
+      'lo\n1',
+    );
+    s.ok(['rm', '-f', 'nonebox']);
     const hostIfaces = s.ok(['run', '--rm', '--network', 'host', 'busybox', 'ls', '/sys/class/net']);
     assert.ok(hostIfaces.split(/\s+/).length > 1);
     const missing = s.docker(['run', '--rm', '--network', 'nosuchnet', 'busybox', 'true']);
