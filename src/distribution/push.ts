@@ -13,19 +13,21 @@ import {
   parseNormalized,
   type Reference,
 } from '../images/index.js';
-import { badRequest, notFound, sha256 } from '../util/index.js';
+import { BerthError, badRequest, notFound, sha256 } from '../util/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { header } from './http.js';
 import type { Progress } from './pull.js';
 import { errorFrom, RegistryRequestError, type RegistrySession } from './session.js';
 import type { BlobSources } from './sources.js';
-import { ByteCounter, mapLimit, shortDigest } from './util.js';
+import { ByteCounter, mapLimit, shortDigest, sleep } from './util.js';
 
 export interface PushContext {
   images: ImageService;
   session(host: string, auth: RegistryAuth | undefined): RegistrySession;
   sources: BlobSources;
   concurrency: number;
+  /** Waits between attempts of a blob upload whose connection dropped. */
+  retryDelays: readonly number[];
   /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size. */
   chunkSize: number;
 }
@@ -103,8 +105,18 @@ async function pushTag(
     progress({ status: 'Preparing', progressDetail: {}, id: ids[i] });
   await mapLimit(manifest.layers, ctx.concurrency, async (l, i) => {
     const id = ids[i]!;
-    const r = await pushBlob(ctx, session, repo.path, l.digest, l.size, (n) =>
-      progress({ status: 'Pushing', progressDetail: { current: n, total: l.size }, id }),
+    const r = await withRetries(
+      ctx,
+      () =>
+        pushBlob(ctx, session, repo.path, l.digest, l.size, (n) =>
+          progress({ status: 'Pushing', progressDetail: { current: n, total: l.size }, id }),
+        ),
+      (delay) =>
+        progress({
+          status: `Retrying in ${Math.max(1, Math.round(delay / 1000))} seconds`,
+          progressDetail: {},
+          id,
+        }),
     );
     if (r === 'exists') progress({ status: 'Layer already exists', progressDetail: {}, id });
     else if (r === 'pushed') progress({ status: 'Pushed', progressDetail: {}, id });
@@ -115,7 +127,11 @@ async function pushTag(
         id,
       });
   });
-  await pushBlob(ctx, session, repo.path, manifest.config.digest, manifest.config.size, () => {});
+  await withRetries(
+    ctx,
+    () => pushBlob(ctx, session, repo.path, manifest.config.digest, manifest.config.size, () => {}),
+    () => {},
+  );
   const mediaType = manifest.mediaType ?? MediaType.OciManifest;
   const res = await session.fetch(`/v2/${repo.path}/manifests/${tag}`, {
     method: 'PUT',
@@ -158,6 +174,27 @@ async function pushError(res: Awaited<ReturnType<RegistrySession['fetch']>>, rep
 }
 
 type BlobResult = 'exists' | 'pushed' | { from: string };
+
+/** Runs a blob upload again (a fresh upload session) when the connection dropped. */
+async function withRetries<T>(
+  ctx: PushContext,
+  fn: () => Promise<T>,
+  onRetry: (delay: number) => void,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const dropped =
+        (err instanceof RegistryRequestError && (err.httpStatus === 0 || err.httpStatus >= 500)) ||
+        (err instanceof Error && !(err instanceof BerthError));
+      const delay = ctx.retryDelays[attempt];
+      if (!dropped || delay === undefined) throw err;
+      onRetry(delay);
+      await sleep(delay);
+    }
+  }
+}
 
 async function pushBlob(
   ctx: PushContext,

@@ -1,6 +1,6 @@
-// One conversation with a registry: the base URL (http for localhost, 127.0.0.0/8 and insecure
-// registries, https otherwise), the /v2/ ping, and auth challenges answered with Basic credentials or
-// bearer tokens fetched from the challenge's realm (Docker's token flow), cached per scope set.
+// One conversation with a registry: the base URL (HTTPS; for localhost, 127.0.0.0/8 and insecure
+// registries HTTPS first and plain HTTP when that fails, as Docker), and auth challenges answered with
+// Basic credentials or bearer tokens fetched from the challenge's realm (Docker's token flow).
 import { BerthError } from '../util/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { CERTS_DIR, type HttpRequest, type HttpResponse, header, httpFetch, readBody } from './http.js';
