@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { EngineClient } from '../../src/client/index.js';
 import { type Suite, setUp, skipReason } from './docker-cli-lib.js';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
@@ -74,9 +75,9 @@ volumes:
 async function projectResources(project: string) {
   const label = [`com.docker.compose.project=${project}`];
   return {
-    containers: await s.d.client.containers.list({ all: true, filters: { label } }),
-    networks: await s.d.client.networks.list({ filters: { label } }),
-    volumes: (await s.d.client.volumes.list({ filters: { label } })).Volumes ?? [],
+    containers: await api((c) => c.containers.list({ all: true, filters: { label } })),
+    networks: await api((c) => c.networks.list({ filters: { label } })),
+    volumes: (await api((c) => c.volumes.list({ filters: { label } }))).Volumes ?? [],
   };
 }
 
@@ -85,6 +86,16 @@ async function ids(): Promise<Record<string, string>> {
   for (const c of (await projectResources(PROJECT)).containers)
     out[(c.Names?.[0] ?? '').replace(/^\//, '')] = c.Id as string;
   return out;
+}
+
+/** A client per query: a kept-alive socket may have been closed by the daemon while the compose CLI ran. */
+async function api<T>(fn: (c: EngineClient) => Promise<T>): Promise<T> {
+  const c = new EngineClient({ host: s.d.host });
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
 }
 
 before(async () => {
