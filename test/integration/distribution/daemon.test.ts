@@ -92,6 +92,11 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     assert.equal((await docker(['image', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim(), id);
     const digests = (await docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', ref])).stdout.trim();
     assert.deepEqual(JSON.parse(digests), [`${open.host}/e2e/bb@${m[1]}`]);
+    // GET /distribution/{name}/json
+    const info = await d.client.images.distribution(ref);
+    assert.equal(info.Descriptor.digest, m[1]);
+    assert.deepEqual(info.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
+    await assert.rejects(d.client.images.distribution(`${open.host}/e2e/bb:nope`), /manifest unknown/);
     // Again: up to date. By digest with berth's CLI.
     assert.match((await docker(['pull', ref])).stdout, /Image is up to date for/);
     const byDigest = await berth(['pull', `${open.host}/e2e/bb@${m[1]}`]);
