@@ -24,5 +24,5 @@ export interface DaemonContext {
 /** A registry pull, provided once the distribution module is wired in. */
 export type PullFunction = (
   ref: string,
-  opts: { platform?: string; auth?: string; progress: (message: object) => void },
+  opts: { platform?: string; auth?: string; allTags?: boolean; progress: (message: object) => void },
 ) => Promise<void>;

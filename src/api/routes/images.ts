@@ -131,7 +131,11 @@ export function registerImageRoutes(router: Router, ctx: DaemonContext): void {
         throw badRequest(`pull access denied for ${fromImage}: this berth has no registry client yet`);
       const out = jsonStream(req);
       try {
+        // As Docker's API says: an empty tag on a name without tag or digest pulls every tag.
+        const tag = req.query.get('tag');
+        const bare = !/[:@]/.test(fromImage.slice(fromImage.lastIndexOf('/') + 1));
         await pull(ref, {
+          allTags: !tag && bare,
           platform: req.query.get('platform') ?? undefined,
           auth: req.headers['x-registry-auth'] as string | undefined,
           progress: (msg) => out.write(msg),
