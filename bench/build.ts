@@ -54,9 +54,23 @@ function timed(fn: () => void): number {
 }
 
 function check(cmd: string, argv: string[], env: NodeJS.ProcessEnv): void {
-  const r = spawnSync(cmd, argv, { env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0)
-    throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  // dockerd 20.10's BuildKit occasionally hangs at "load build definition" on a loaded machine: a build
+  // that takes over 3 minutes is killed and retried once (that round's time then includes the wait).
+  for (let attempt = 0; ; attempt++) {
+    const r = spawnSync(cmd, argv, {
+      env,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      timeout: 180_000,
+      killSignal: 'SIGKILL',
+    });
+    if (r.status === 0) return;
+    if (r.signal === 'SIGKILL' && attempt === 0) {
+      console.error(`${cmd} ${argv.join(' ')}: no answer in 3 minutes, retrying once`);
+      continue;
+    }
+    throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
+  }
 }
 
 const median = (xs: number[]) => {
