@@ -220,6 +220,14 @@ describe('cp / export / diff: berth CLI vs docker CLI', { skip, concurrency: fal
       readFileSync(file).length > 0 && tool('docker', ['export', id], tmp.path).stdout.length > 0,
       true,
     );
+    // Both CLIs refuse to write a tar to a terminal (script(1) gives them one).
+    const inTty = (cmd: string) =>
+      spawnSync('script', ['-qec', cmd, '/dev/null'], { env: d.env, encoding: 'utf8' });
+    const berthTty = inTty(`'${process.execPath}' --import '${TSX}' '${MAIN}' export ${id}`);
+    const dockerTty = inTty(`${DOCKER} export ${id}`);
+    assert.equal(berthTty.status, dockerTty.status);
+    assert.match(berthTty.stdout, /cowardly refusing to save to a terminal/);
+    assert.equal(berthTty.stdout.trim(), dockerTty.stdout.trim());
     const missing = tool('berth', ['export', 'nosuchcontainer'], tmp.path);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /No such container: nosuchcontainer/);
