@@ -199,6 +199,36 @@ describe('berth build', { skip }, () => {
     assert.match(ob.stdout.trim(), /^(null|\[\])$/);
   });
 
+  test('bad API input: malformed buildargs, secrets header and context tar are 400s', async () => {
+    const tar = execFileSync('tar', ['-C', ctx('api', { Dockerfile: 'FROM busybox\n' }), '-cf', '-', '.']);
+    const status = async (
+      query: Record<string, string>,
+      body: Buffer,
+      headers: Record<string, string> = {},
+    ) => {
+      try {
+        const res = await d.client.request('POST', '/build', {
+          query,
+          body,
+          headers: { 'Content-Type': 'application/x-tar', ...headers },
+        });
+        res.stream.resume();
+        return res.status;
+      } catch (err) {
+        return (err as { status: number }).status;
+      }
+    };
+    assert.equal(await status({ buildargs: '{not json' }, tar), 400);
+    assert.equal(await status({ buildargs: '{"A": 1}' }, tar), 400);
+    assert.equal(await status({ t: 'UPPER/Case:x:y' }, tar), 400);
+    assert.equal(await status({}, tar, { 'X-Berth-Build-Secrets': 'bm90IGpzb24=' }), 400);
+    assert.equal(
+      await status({}, Buffer.from('this is not a tar archive at all, just text'.repeat(20))),
+      400,
+    );
+    assert.equal(await status({}, tar), 200);
+  });
+
   test('bad input: missing context, a failing RUN exit code, ADD --checksum refused', async () => {
     let r = await berth(['build', join(tmp.path, 'does-not-exist')]);
     assert.notEqual(r.status, 0);
