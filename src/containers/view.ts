@@ -1,4 +1,5 @@
 // Projections of a container record into the Engine API's shapes: ps summaries and inspect output.
+import { existsSync } from 'node:fs';
 import type { ContainerRecord } from './record.js';
 
 /** Docker's units.HumanDuration: "Less than a second", "About a minute", "3 hours"… */
@@ -82,6 +83,77 @@ export function portSummaries(rec: ContainerRecord): PortSummary[] {
   return out;
 }
 
+const EMPTY_ENDPOINT = {
+  IPAMConfig: null,
+  Links: null,
+  Aliases: null,
+  NetworkID: '',
+  EndpointID: '',
+  Gateway: '',
+  IPAddress: '',
+  IPPrefixLen: 0,
+  IPv6Gateway: '',
+  GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0,
+  MacAddress: '',
+  DriverOpts: null,
+};
+
+/** The container's networks as Docker lists them: `none` and `host` appear as (empty) endpoints too. */
+function displayNetworks(rec: ContainerRecord): ContainerRecord['Networks'] {
+  const mode = rec.HostConfig.NetworkMode;
+  if (Object.keys(rec.Networks).length === 0 && (mode === 'none' || mode === 'host'))
+    return { [mode]: EMPTY_ENDPOINT as unknown as ContainerRecord['Networks'][string] };
+  return rec.Networks;
+}
+
+const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+const MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** HostConfig with the defaults dockerd fills in at create, for fields the client left empty. */
+function hostConfigView(hc: ContainerRecord['HostConfig']) {
+  const out: Record<string, unknown> = { ...hc };
+  const empty = (v: unknown) => v === undefined || v === null || v === '';
+  const fill = (key: string, value: unknown) => {
+    if (empty(out[key])) out[key] = value;
+  };
+  if (empty((hc.LogConfig as { Type?: string } | undefined)?.Type))
+    out.LogConfig = {
+      Type: 'json-file',
+      Config: (hc.LogConfig as { Config?: unknown } | undefined)?.Config ?? {},
+    };
+  fill('CgroupnsMode', CGROUP_V2 ? 'private' : 'host');
+  fill('IpcMode', 'private');
+  fill('Runtime', 'runc');
+  if (!out.ShmSize) out.ShmSize = 64 * 1024 * 1024;
+  if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
+  if (!hc.Privileged) {
+    fill('MaskedPaths', MASKED_PATHS);
+    fill('ReadonlyPaths', READONLY_PATHS);
+  }
+  return out;
+}
+
+/** Config without the empty maps dockerd leaves out (null Volumes, no ExposedPorts key). */
+function configView(config: ContainerRecord['Config']) {
+  const out: Record<string, unknown> = { ...config };
+  if (!config.Volumes || Object.keys(config.Volumes).length === 0) out.Volumes = null;
+  if (!config.ExposedPorts || Object.keys(config.ExposedPorts).length === 0) delete out.ExposedPorts;
+  return out;
+}
+
 function networkSettings(rec: ContainerRecord) {
   const first = Object.values(rec.Networks)[0];
   return {
@@ -102,7 +174,7 @@ function networkSettings(rec: ContainerRecord) {
     IPPrefixLen: rec.Networks.bridge?.IPPrefixLen ?? 0,
     IPv6Gateway: '',
     MacAddress: rec.Networks.bridge?.MacAddress ?? first?.MacAddress ?? '',
-    Networks: rec.Networks,
+    Networks: displayNetworks(rec),
   };
 }
 
@@ -126,7 +198,7 @@ export function containerSummary(rec: ContainerRecord, opts: SummaryOptions = {}
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: rec.Networks },
+    NetworkSettings: { Networks: displayNetworks(rec) },
     Mounts: rec.Mounts,
   };
 }
@@ -163,7 +235,7 @@ export function containerInspect(rec: ContainerRecord, paths: InspectPaths, opts
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: rec.HostConfig,
+    HostConfig: hostConfigView(rec.HostConfig),
     GraphDriver: {
       Name: 'overlay2',
       Data: {
@@ -175,7 +247,7 @@ export function containerInspect(rec: ContainerRecord, paths: InspectPaths, opts
     },
     ...(opts.sizeRw !== undefined ? { SizeRw: opts.sizeRw, SizeRootFs: opts.sizeRootFs ?? 0 } : {}),
     Mounts: rec.Mounts,
-    Config: rec.Config,
+    Config: configView(rec.Config),
     NetworkSettings: networkSettings(rec),
   };
 }

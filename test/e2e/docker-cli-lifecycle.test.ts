@@ -205,7 +205,20 @@ describe('docker container lifecycle', { skip, concurrency: false }, () => {
     assert.ok(Number(hostPort.HostPort) > 0);
     assert.match(s.ok(['port', 'insp', '80']), /^127\.0\.0\.1:\d+$/);
     assert.equal(s.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'insp']), ns.IPAddress);
+    // defaults dockerd fills in at create
+    assert.equal(info.HostConfig.ShmSize, 64 * 1024 * 1024);
+    assert.equal(info.HostConfig.LogConfig.Type, 'json-file');
+    assert.equal(info.HostConfig.IpcMode, 'private');
+    assert.ok(info.HostConfig.MaskedPaths.includes('/proc/kcore'));
+    assert.equal(info.Config.Volumes, null);
     s.ok(['rm', '-f', id]);
+    const none = s.ok(['create', '--network', 'none', 'busybox', 'true']);
+    assert.deepEqual(
+      Object.keys(JSON.parse(s.ok(['inspect', '-f', '{{json .NetworkSettings.Networks}}', none]))),
+      ['none'],
+    );
+    assert.equal(s.ok(['ps', '-a', '--filter', `id=${none}`, '--format', '{{.Networks}}']), 'none');
+    s.ok(['rm', none]);
     const missing = s.docker(['container', 'inspect', 'nosuch']);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /No such container: nosuch/);
