@@ -2,3 +2,4 @@
 export * from './checks/index.js';
 export * from './context/index.js';
 export * from './parser/index.js';
+export * from './executor/index.js';

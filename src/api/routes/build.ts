@@ -1,7 +1,7 @@
 // POST /build: Docker's legacy builder over the Engine API. The body is the context tar (maybe gzip),
 // streamed to a temp dir; progress goes out as newline-delimited `{"stream": …}` messages.
 import { rm } from 'node:fs/promises';
-import { BuildError, Builder, receiveContext } from '../../build/executor/index.js';
+import { BuildError, Builder, receiveContext } from '../../build/index.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { parseNormalizedTagged } from '../../images/index.js';
 import { badRequest, messageOf, notFound } from '../../util/index.js';
