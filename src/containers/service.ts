@@ -793,13 +793,15 @@ export class ContainerService {
     return 'stopped';
   }
 
-  private cancelRestart(rec: ContainerRecord): void {
+  private cancelRestart(rec: ContainerRecord, persist = true): void {
     const timer = this.restartTimers.get(rec.Id);
     if (timer) clearTimeout(timer);
     this.restartTimers.delete(rec.Id);
+    // Only a pending restart has state to undo (a save here raced the caller's own save of the record).
+    if (!timer && rec.State.Status !== 'restarting') return;
     rec.State.Status = 'exited';
     rec.State.Restarting = false;
-    this.store.save(rec).catch(() => {});
+    if (persist) this.store.save(rec).catch(() => {});
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -919,7 +921,7 @@ export class ContainerService {
     opts: { force?: boolean; volumes?: boolean },
   ): Promise<void> {
     if (!this.store.find(rec.Id)) return;
-    this.cancelRestart(rec);
+    this.cancelRestart(rec, false);
     rec.State.Status = 'removing';
     await this.store.save(rec);
     await this.finishRemove(rec, opts);
