@@ -179,7 +179,8 @@ export function registerSystemRoutes(router: Router, ctx: DaemonContext): void {
     const containers = ctx.containers
       .list({ all: true })
       .map((c) => ctx.containers.summary(c, { size: true }));
-    const volumes = await ctx.volumes.list({});
+    // With UsageData (size, ref count): the docker CLI dereferences it.
+    const volumes = await ctx.volumes.df();
     return {
       json: {
         LayersSize: images.reduce((sum, i) => sum + (i.Size ?? 0), 0),
@@ -188,7 +189,7 @@ export function registerSystemRoutes(router: Router, ctx: DaemonContext): void {
           Containers: containers.filter((c) => c.ImageID === i.Id).length,
         })),
         Containers: containers,
-        Volumes: volumes.Volumes,
+        Volumes: volumes,
         BuildCache: [],
       },
     };
