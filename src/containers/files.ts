@@ -5,6 +5,7 @@
 // (ContainerFs), so neither a container symlink (`/x -> /`) nor a tar entry can reach the host. The
 // generic parts (packPath, extractTar) also serve the CLI on the host side of `cp`.
 import {
+  type BigIntStats,
   chmodSync,
   closeSync,
   constants,
@@ -351,7 +352,13 @@ function resolvePath(fs: ContainerFs, path: string): { resolved: string; abs: st
   const base = abs.slice(cut + 1);
   const dir = fs.resolve(abs.slice(0, cut + 1));
   // A trailing '/' or '/.' was already followed inside the view: never let the host follow it.
-  if (base === '' || base === '.') return { resolved: fs.host(dir), abs };
+  if (base === '' || base === '.') {
+    const host = fs.host(dir);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    // Docker's lstat of `file/` fails the same way (as a server error).
+    if (st && !st.isDirectory()) throw internal(`lstat ${abs}: not a directory`);
+    return { resolved: host, abs };
+  }
   return { resolved: fs.host(dir === '/' ? `/${base}` : `${dir}/${base}`), abs };
 }
 
@@ -828,18 +835,55 @@ const INIT_PATHS = new Set([
   '/sys',
 ]);
 
-/** Lstat of `rel` in a layer directory without following any symlink on the way. */
-function lstatInLayer(layer: string, rel: string): Stats | undefined {
-  let cur = layer;
-  const parts = rel.split('/').filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    cur = `${cur}/${parts[i]}`;
-    const st = lstatSync(cur, { throwIfNoEntry: false });
-    if (!st) return undefined;
-    if (i === parts.length - 1) return st;
-    if (!st.isDirectory()) return undefined;
+const isWhiteout = (st: BigIntStats) => st.isCharacterDevice() && st.rdev === 0n;
+
+/** The image's layers merged (top first): a whiteout in a higher layer hides the path below it. */
+class LowerView {
+  constructor(private readonly layers: string[]) {}
+
+  stat(path: string): BigIntStats | undefined {
+    const parts = path.split('/').filter(Boolean);
+    for (const layer of this.layers) {
+      let cur = layer;
+      for (let i = 0; i < parts.length; i++) {
+        cur = `${cur}/${parts[i]}`;
+        const st = lstatSync(cur, { bigint: true, throwIfNoEntry: false });
+        if (!st) break;
+        if (isWhiteout(st)) return undefined;
+        if (i === parts.length - 1) return st;
+        if (!st.isDirectory()) return undefined;
+      }
+    }
+    return undefined;
   }
-  return undefined;
+
+  children(path: string): string[] {
+    const names = new Map<string, boolean>();
+    for (const layer of this.layers) {
+      let list: string[];
+      try {
+        list = readdirSync(`${layer}${path === '/' ? '' : path}`);
+      } catch {
+        continue;
+      }
+      for (const n of list) {
+        if (names.has(n)) continue;
+        const st = lstatSync(`${layer}${path === '/' ? '' : path}/${n}`, {
+          bigint: true,
+          throwIfNoEntry: false,
+        });
+        names.set(n, st !== undefined && !isWhiteout(st));
+      }
+    }
+    return [...names].filter(([, present]) => present).map(([n]) => n);
+  }
+}
+
+/** Docker's statDifferent: mode, owner and rdev; size and mtime only for non-directories. */
+function statDifferent(old: BigIntStats, cur: BigIntStats): boolean {
+  if (old.mode !== cur.mode || old.uid !== cur.uid || old.gid !== cur.gid || old.rdev !== cur.rdev)
+    return true;
+  return !old.isDirectory() && (old.mtimeNs !== cur.mtimeNs || old.size !== cur.size);
 }
 
 async function isOpaque(path: string): Promise<boolean> {
@@ -847,75 +891,74 @@ async function isOpaque(path: string): Promise<boolean> {
   return res.code === 0 && res.stdout === 'y';
 }
 
-/** GET /containers/{id}/changes, computed from the overlay upper dir against the image's layers. */
+/**
+ * GET /containers/{id}/changes: the container's filesystem compared with its image, as Docker's tree
+ * comparison reports it (overlay upper dir against the image layers). Within a directory: additions and
+ * modifications (depth first), then deletions; a directory with changes below it is itself "modified",
+ * listed before them. Names are sorted (Docker's order within a directory is not defined).
+ */
 export async function containerChanges(deps: FilesDeps, ref: string): Promise<Change[]> {
   const rec = deps.containers.get(ref);
   const upper = deps.containers.upperDir(rec);
-  const lowers = deps.lowerDirs(rec.ImageChainId);
-  const inLower = (p: string) => {
-    for (const l of lowers) {
-      const st = lstatInLayer(l, p);
-      if (st) return st;
-    }
-    return undefined;
-  };
-  const changes: Change[] = [];
-  const changedDirs = new Set<string>();
+  const lower = new LowerView(deps.lowerDirs(rec.ImageChainId));
+  const out: Change[] = [];
+  const join2 = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
 
-  // Docker's walk (pkg/archive changes()): lexical order, a directory before its contents; an added or
-  // deleted path makes its parent "modified" once, even when the parent's own metadata did not change.
-  const walk = async (dir: string): Promise<void> => {
+  const addAll = (dir: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(`${upper}${dir}`).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join2(dir, name);
+      const st = lstatSync(`${upper}${p}`, { bigint: true, throwIfNoEntry: false });
+      if (!st || isWhiteout(st)) continue;
+      out.push({ Path: p, Kind: 1 });
+      if (st.isDirectory()) addAll(p);
+    }
+  };
+
+  const walk = async (dir: string, lowerIsDir: boolean): Promise<void> => {
     let names: string[];
     try {
       names = readdirSync(dir === '/' ? upper : `${upper}${dir}`).sort();
     } catch {
       return;
     }
+    const opaque = dir !== '/' && lowerIsDir && (await isOpaque(`${upper}${dir}`));
+    const seen = new Set<string>();
+    const deletions: string[] = [];
     for (const name of names) {
-      const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
-      const st = lstatSync(`${upper}${path}`, { throwIfNoEntry: false });
+      const p = join2(dir, name);
+      seen.add(name);
+      if (INIT_PATHS.has(p)) continue;
+      const st = lstatSync(`${upper}${p}`, { bigint: true, throwIfNoEntry: false });
       if (!st) continue;
-      const lower = inLower(path);
-      if (INIT_PATHS.has(path)) {
-        if (st.isDirectory()) changedDirs.add(path);
+      const old = lowerIsDir ? lower.stat(p) : undefined;
+      if (isWhiteout(st)) {
+        if (old && !opaque) deletions.push(p);
         continue;
       }
-      let kind: Change['Kind'] | undefined;
-      if (st.isCharacterDevice() && st.rdev === 0) kind = 2;
-      else if (st.isDirectory() && lower && (await isOpaque(`${upper}${path}`))) kind = 2;
-      else if (!lower) kind = 1;
-      else if (st.isDirectory() && lower.isDirectory()) {
-        const same =
-          st.mode === lower.mode &&
-          st.size === lower.size &&
-          Math.floor(st.mtimeMs / 1000) === Math.floor(lower.mtimeMs / 1000);
-        kind = same || onlyInitChildren(upper, path) ? undefined : 0;
-      } else kind = 0;
-      if (st.isDirectory()) changedDirs.add(path);
-      if (kind !== undefined) {
-        if (kind === 1 || kind === 2) {
-          const parent = posix.dirname(path);
-          if (parent !== '/' && !changedDirs.has(parent)) {
-            changes.push({ Path: parent, Kind: 0 });
-            changedDirs.add(parent);
-          }
-        }
-        changes.push({ Path: path, Kind: kind });
+      if (!old) {
+        out.push({ Path: p, Kind: 1 });
+        if (st.isDirectory()) addAll(p);
+        continue;
       }
-      if (st.isDirectory()) await walk(path);
+      const changed = statDifferent(old, st);
+      if (changed) out.push({ Path: p, Kind: 0 });
+      if (st.isDirectory()) {
+        const before = out.length;
+        await walk(p, old.isDirectory());
+        if (!changed && out.length > before) out.splice(before, 0, { Path: p, Kind: 0 });
+      }
     }
+    if (opaque) {
+      for (const name of lower.children(dir)) if (!seen.has(name)) deletions.push(join2(dir, name));
+    }
+    for (const p of deletions.sort()) out.push({ Path: p, Kind: 2 });
   };
-  await walk('/');
-  return changes;
-}
-
-/** True when a directory in the upper dir holds nothing but init-layer mount points (e.g. /etc for /etc/hosts). */
-function onlyInitChildren(upper: string, dir: string): boolean {
-  let names: string[];
-  try {
-    names = readdirSync(`${upper}${dir}`);
-  } catch {
-    return false;
-  }
-  return names.length > 0 && names.every((n) => INIT_PATHS.has(`${dir}/${n}`));
+  await walk('/', true);
+  return out;
 }
