@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineClient } from '../../src/client/index.js';
 import { NetworkService } from '../../src/network/index.js';
+import { berthArgv } from './index.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
-const MAIN = join(REPO, 'src/cli/main.ts');
 
 export interface TestDaemon {
   root: string;
@@ -59,9 +59,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
   const logPath = join(root, 'daemon.log');
   mkdirSync(dataRoot, { recursive: true });
   const args = [
-    '--import',
-    'tsx',
-    MAIN,
+    ...berthArgv(),
     'daemon',
     '--data-root',
     dataRoot,

@@ -54,3 +54,14 @@ export function haveCommand(cmd: string): boolean {
     return false;
   }
 }
+
+const REPO_ROOT = join(import.meta.dirname, '../..');
+
+/**
+ * The node arguments that run the berth CLI: the compiled one when BERTH_TEST_DIST=1 (`npm test` builds
+ * first and sets it; starting it is several times faster than compiling through tsx), else the sources.
+ */
+export function berthArgv(): string[] {
+  if (process.env.BERTH_TEST_DIST === '1') return [join(REPO_ROOT, 'dist/src/cli/main.js')];
+  return ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts')];
+}
