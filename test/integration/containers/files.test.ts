@@ -10,6 +10,7 @@ import { pack as tarPack } from 'tar-stream';
 import type { EngineError } from '../../../src/client/index.js';
 import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+import { startDockerd } from '../client/dockerd.js';
 
 const skip = !isRoot() || !haveCommand('runc') ? 'needs root and runc' : false;
 
@@ -305,5 +306,68 @@ describe('container files', { skip }, () => {
     assert.ok(tarList(stoppedExport).includes('added/'));
     ok(d, ['rm', '-f', id]);
     assert.ok(existsSync(canary));
+  });
+
+  test('diff and path stats match a real dockerd on the same image and changes', {
+    skip: !haveCommand('dockerd'),
+  }, async () => {
+    const dd = await startDockerd();
+    try {
+      const script =
+        'echo > /data/new; rm /data/a.txt; rm -rf /data/sub && mkdir /data/sub && echo > /data/sub/c; ' +
+        'mkdir /added; chmod 700 /etc; touch /etc/motd; ln -s x /newlink; sleep 300';
+      const results: Record<string, { diff: string[]; stats: string[] }> = {};
+      for (const [name, env] of [
+        ['berth', d.env],
+        ['docker', { ...process.env, DOCKER_HOST: dd.host }],
+      ] as const) {
+        const run = (args: string[]) => {
+          const r = spawnSync('docker', args, { env, encoding: 'utf8' });
+          assert.equal(r.status, 0, `${name}: docker ${args.join(' ')}: ${r.stderr}`);
+          return r.stdout.trim();
+        };
+        if (name === 'docker')
+          run(['import', '-c', 'CMD ["sh"]', join(tmp.path, 'rootfs.tar'), 'busybox:latest']);
+        const id = run(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', script]);
+        let diff: string[] = [];
+        for (let i = 0; i < 50 && !diff.includes('A /newlink'); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          diff = run(['diff', id]).split('\n');
+        }
+        const stats: string[] = [];
+        const sock = name === 'berth' ? d.socket : dd.socketPath;
+        for (const p of ['/', '/data', '/data/.', '/rootlink', '/uplink', '/etc/motd', '/newlink', '/nope']) {
+          const r = spawnSync(
+            'curl',
+            [
+              '-s',
+              '-I',
+              '--unix-socket',
+              sock,
+              `http://x/v1.41/containers/${id}/archive?path=${encodeURIComponent(p)}`,
+            ],
+            { encoding: 'utf8' },
+          );
+          const h = /X-Docker-Container-Path-Stat: (\S+)/i.exec(r.stdout);
+          if (!h) {
+            stats.push(`${p}: ${r.stdout.split('\r')[0]}`);
+            continue;
+          }
+          const { mtime, ...rest } = JSON.parse(Buffer.from(h[1]!, 'base64').toString()) as Record<
+            string,
+            unknown
+          >;
+          assert.match(String(mtime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+          stats.push(`${p}: ${JSON.stringify(rest)}`);
+        }
+        run(['rm', '-f', id]);
+        results[name] = { diff, stats };
+      }
+      // Docker's order within a directory is Go map order: compare as sets, and berth's order is stable.
+      assert.deepEqual([...results.berth!.diff].sort(), [...results.docker!.diff].sort());
+      assert.deepEqual(results.berth!.stats, results.docker!.stats);
+    } finally {
+      await dd.stop();
+    }
   });
 });
