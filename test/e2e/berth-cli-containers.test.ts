@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
+import { berthArgv, haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
-const MAIN = join(REPO, 'src/cli/main.ts');
+const _MAIN = join(REPO, 'src/cli/main.ts');
 const skip = !isRoot() || !haveCommand('runc') ? 'needs root and runc' : false;
 const P = `bcc${Math.random().toString(16).slice(2, 6)}`;
 
@@ -27,7 +27,7 @@ function berth(args: string[], input?: string): Promise<Result> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ['--import', 'tsx', MAIN, ...args],
+      [...berthArgv(), ...args],
       { cwd: REPO, env: d.env, timeout: 60_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
@@ -352,7 +352,7 @@ test('container prune, container run', { skip }, async () => {
 /** Runs berth under `script` (a pseudo-terminal), typing `input`; stdin stays open until berth exits. */
 function berthInPty(args: string[], input: string): Promise<Result> {
   return new Promise((resolve) => {
-    const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, ...berthArgv(), ...args].map((a) => `'${a}'`).join(' ');
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO, env: d.env });
     let stdout = '';
     child.stdout.on('data', (b: Buffer) => {

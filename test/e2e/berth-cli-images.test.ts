@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
+import { berthArgv, haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
 import { startDockerd } from '../integration/client/dockerd.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
@@ -52,7 +52,7 @@ function runTool(
 }
 
 const berthOn = (env: NodeJS.ProcessEnv) => (args: string[], opts?: { input?: string; inputFile?: string }) =>
-  runTool(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], env, opts);
+  runTool(process.execPath, [...berthArgv(), ...args], env, opts);
 
 describe('berth image commands', { skip, concurrency: false }, () => {
   let d: TestDaemon;
@@ -232,7 +232,7 @@ describe('berth image commands', { skip, concurrency: false }, () => {
     assert.match(garbage.stderr, /Error response from daemon: /);
     // A terminal is never written a tar, nor read one (script(1) gives the command a pty).
     if (haveCommand('script')) {
-      const cli = `${process.execPath} --import tsx src/cli/main.ts`;
+      const cli = [process.execPath, ...berthArgv()].join(' ');
       const tty = await runTool('script', ['-qec', `${cli} save busybox:1.36`, '/dev/null'], d.env);
       assert.equal(tty.status, 1);
       assert.match(tty.stdout, /cowardly refusing to save to a terminal\. Use the -o flag or redirect/);

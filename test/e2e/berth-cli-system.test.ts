@@ -11,7 +11,7 @@ import { historyRow } from '../../src/cli/commands/images.js';
 import { ipamConfigs } from '../../src/cli/commands/networks.js';
 import { diskUsageRows, eventLine, eventTimestamp } from '../../src/cli/commands/system.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { haveCommand, isRoot } from '../helpers/index.js';
+import { berthArgv, haveCommand, isRoot } from '../helpers/index.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
 const DOCKER = '/usr/local/bin/docker';
@@ -168,7 +168,7 @@ test('bootstrap targets and history rows', () => {
 describe('berth network, volume and system commands', { skip, concurrency: false }, () => {
   let d: TestDaemon;
   const berth = (args: string[], input?: string) =>
-    runTool(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], d.env, input);
+    runTool(process.execPath, [...berthArgv(), ...args], d.env, input);
   const docker = (args: string[]) => runTool(DOCKER, args, d.env);
   const ok = async (args: string[], input?: string) => {
     const r = await berth(args, input);
@@ -468,9 +468,7 @@ describe('berth network, volume and system commands', { skip, concurrency: false
     const child: ChildProcess = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
+        ...berthArgv(),
         'events',
         '--filter',
         'type=network',

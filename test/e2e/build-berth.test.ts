@@ -7,8 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestDaemon } from '../helpers/daemon.js';
-import { haveCommand, isRoot, tempDir } from '../helpers/index.js';
-import { DOCKER, daemonWithBusybox, REPO, runTool, writeContext } from '../integration/build/helpers.js';
+import { berthArgv, haveCommand, isRoot, tempDir } from '../helpers/index.js';
+import { DOCKER, daemonWithBusybox, runTool, writeContext } from '../integration/build/helpers.js';
 
 const skip = !isRoot()
   ? 'needs root'
@@ -20,7 +20,7 @@ describe('berth build', { skip }, () => {
   let d: TestDaemon;
   const tmp = tempDir('berth-build-cli-');
   const berth = (args: string[], input?: string | Buffer) =>
-    runTool(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], d.env, { input });
+    runTool(process.execPath, [...berthArgv(), ...args], d.env, { input });
   const docker = (args: string[]) => runTool(DOCKER, args, d.env);
   const ctx = (name: string, files: Record<string, string>) => {
     const dir = join(tmp.path, name);

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { debianImageTar } from '../helpers/debian-image.js';
-import { haveCommand, isRoot, tempDir } from '../helpers/index.js';
-import { DOCKER, daemonWithBusybox, REPO, runTool, writeContext } from '../integration/build/helpers.js';
+import { berthArgv, haveCommand, isRoot, tempDir } from '../helpers/index.js';
+import { DOCKER, daemonWithBusybox, runTool, writeContext } from '../integration/build/helpers.js';
 
 function mirrorAnswers(): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,11 +61,7 @@ describe('[network, slow] berth build with apt-get on Debian', { skip }, () => {
         'CMD ["python3", "-c", "print(6 * 7)"]',
       ].join('\n'),
     });
-    const r = await runTool(
-      process.execPath,
-      ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'build', '-t', 'bt-py:1', dir],
-      d.env,
-    );
+    const r = await runTool(process.execPath, [...berthArgv(), 'build', '-t', 'bt-py:1', dir], d.env);
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /Setting up python3/);
     const run = await runTool(DOCKER, ['run', '--rm', 'bt-py:1'], d.env);

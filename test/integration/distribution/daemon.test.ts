@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+import { berthArgv, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
 import { berthRegistry, type TestRegistry } from './helpers.js';
 
 const DOCKER = '/usr/local/bin/docker';
-const BERTH = ['--import', 'tsx', join(import.meta.dirname, '../../../src/cli/main.ts')];
+const BERTH = berthArgv();
 
 interface CliResult {
   status: number | null;
