@@ -28,7 +28,7 @@ import {
 import { posix } from 'node:path';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { type Header, type Pack, extract as tarExtract, pack as tarPack } from 'tar-stream';
-import { decompress, tarDirectory } from '../layers/index.js';
+import { decompress } from '../layers/index.js';
 import { resolveUser } from '../runtime/index.js';
 import { BerthError, badRequest, internal, messageOf, notFound, run } from '../util/index.js';
 import type { ContainerRecord } from './record.js';
@@ -441,7 +441,8 @@ export function encodePathStat(stat: PathStat): string {
 
 /**
  * A tar of the host path `source` (a file, a directory with its contents, or a symlink itself), with the
- * top entry renamed to `name` ('.' gives `./child` names, '/' gives `/child`). Symlinks are never followed.
+ * top entry renamed to `name` ('.' gives `./child` names, '/' gives `/child`, '' only the children of a
+ * directory, named `child`). Symlinks are never followed.
  */
 export function packPath(source: string, name: string, st?: Stats): Readable {
   const pack = tarPack();
@@ -465,7 +466,8 @@ async function writePathEntries(pack: Pack, source: string, top: string, topStat
     new Promise<void>((resolve, reject) => {
       pack.entry(header, '', (err) => (err ? reject(err) : resolve()));
     });
-  const child = (parent: string, n: string) => (parent === '/' ? `/${n}` : `${parent}/${n}`);
+  const child = (parent: string, n: string) =>
+    parent === '' ? n : parent === '/' ? `/${n}` : `${parent}/${n}`;
 
   const entry = async (abs: string, name: string, st: Stats): Promise<void> => {
     const base: Headers = {
@@ -476,7 +478,9 @@ async function writePathEntries(pack: Pack, source: string, top: string, topStat
       mtime: st.mtime,
     };
     if (st.isDirectory()) {
-      await add({ ...base, name: name.endsWith('/') ? name : `${name}/`, type: 'directory' });
+      // An empty top name archives a directory's contents without an entry for itself (export).
+      if (name !== '')
+        await add({ ...base, name: name.endsWith('/') ? name : `${name}/`, type: 'directory' });
       for (const n of readdirSync(abs).sort()) {
         const p = `${abs}/${n}`;
         const cst = lstatSync(p, { throwIfNoEntry: false });
@@ -516,7 +520,7 @@ async function addFile(pack: Pack, header: Headers, abs: string, size: number): 
       return;
     }
     // A file that shrinks while being read would leave the tar short: tar-stream reports that as an error.
-    pipeline(createReadStream(abs, { start: 0, end: size - 1 }), sink, (err) => {
+    pipeline(createReadStream(abs, { start: 0, end: size - 1, highWaterMark: 1 << 20 }), sink, (err) => {
       if (err) reject(err);
     });
   });
@@ -805,8 +809,7 @@ export async function exportContainer(deps: FilesDeps, ref: string): Promise<Rea
   const rec = deps.containers.get(ref);
   const { root, release } = await acquireRootfs(deps.containers, rec);
   try {
-    const { stream, done } = tarDirectory(root, { gzipLevel: 0 });
-    done.catch(() => {});
+    const stream = packPath(root, '');
     deps.containers.publish(rec, 'export');
     return releaseAfter(stream, release);
   } catch (err) {

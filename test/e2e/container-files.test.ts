@@ -207,7 +207,7 @@ describe('cp / export / diff: berth CLI vs docker CLI', { skip, concurrency: fal
       diff = tool('berth', ['diff', id], tmp.path).stdout.toString();
     }
     assert.equal(diff, tool('docker', ['diff', id], tmp.path).stdout.toString());
-    assert.equal(diff, 'C /data\nD /data/a.txt\nA /data/new\n');
+    assert.equal(diff, 'C /data\nA /data/new\nD /data/a.txt\n');
     const fresh = ok(['run', '-d', 'busybox', 'sleep', '300']);
     assert.equal(tool('berth', ['container', 'diff', fresh], tmp.path).stdout.toString(), '');
     const file = join(tmp.path, 'export.tar');
