@@ -33,7 +33,10 @@ const tar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 * 102
 const proj = join(tmp.path, 'proj');
 mkdirSync(proj);
 let yaml = 'services:\n';
-for (let i = 0; i < SERVICES; i++) yaml += `  s${i}:\n    image: busybox:latest\n    command: sleep 3600\n`;
+// The command exits on SIGTERM so `down` measures a clean stop on both sides (the private dockerd here
+// sometimes hangs killing containers that ignore SIGTERM, which would time only that).
+for (let i = 0; i < SERVICES; i++)
+  yaml += `  s${i}:\n    image: busybox:latest\n    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]\n`;
 writeFileSync(join(proj, 'docker-compose.yml'), yaml);
 
 async function importBusybox(client: EngineClient) {
