@@ -206,8 +206,9 @@ export class ContainerService {
     return this.store.dir(rec.Id);
   }
 
-  isImageInUse(imageId: string): boolean {
-    return this.store.all().some((c) => c.Image === imageId);
+  /** The ID of a container made from the image (for the rmi conflict message), or false. */
+  isImageInUse(imageId: string): string | false {
+    return this.store.all().find((c) => c.Image === imageId)?.Id ?? false;
   }
 
   volumeUsers(name: string): string[] {
