@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
+import { berthArgv, haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
 const TSX = `file://${join(REPO, 'node_modules/tsx/dist/loader.mjs')}`;
-const MAIN = join(REPO, 'src/cli/main.ts');
+// berth runs from temporary working directories (relative cp paths): tsx by file URL, not by package name.
+const BERTH = berthArgv().map((a) => (a === 'tsx' ? TSX : a));
 const DOCKER = '/usr/local/bin/docker';
 const skip =
   !isRoot() || !haveCommand('runc') || !haveCommand(DOCKER) ? 'needs root, runc and docker' : false;
@@ -31,7 +32,7 @@ describe('cp / export / diff: berth CLI vs docker CLI', { skip, concurrency: fal
     const r =
       name === 'docker'
         ? spawnSync(DOCKER, args, { env: d.env, cwd, input, maxBuffer: 64 << 20 })
-        : spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+        : spawnSync(process.execPath, [...BERTH, ...args], {
             env: d.env,
             cwd,
             input,
@@ -223,7 +224,7 @@ describe('cp / export / diff: berth CLI vs docker CLI', { skip, concurrency: fal
     // Both CLIs refuse to write a tar to a terminal (script(1) gives them one).
     const inTty = (cmd: string) =>
       spawnSync('script', ['-qec', cmd, '/dev/null'], { env: d.env, encoding: 'utf8' });
-    const berthTty = inTty(`'${process.execPath}' --import '${TSX}' '${MAIN}' export ${id}`);
+    const berthTty = inTty(`'${process.execPath}' ${BERTH.map((a) => `'${a}'`).join(' ')} export ${id}`);
     const dockerTty = inTty(`${DOCKER} export ${id}`);
     assert.equal(berthTty.status, dockerTty.status);
     assert.match(berthTty.stdout, /cowardly refusing to save to a terminal/);
