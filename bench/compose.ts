@@ -49,13 +49,21 @@ async function importBusybox(client: EngineClient) {
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd: proj, env, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(cmd, args, { cwd: proj, env, encoding: 'utf8', timeout: 120_000 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return ms;
+  if (r.status === 0) return ms;
+  // A failed or timed-out run is reported, not fatal: the private dockerd here sometimes never sees a
+  // container exit, which hangs docker-compose down.
+  console.error(
+    `${cmd} ${args.slice(-3).join(' ')} failed (${r.status ?? 'timeout'}): ${r.stderr.trim().split('\n').at(-1)}`,
+  );
+  return Number.NaN;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const median = (xs: number[]) => {
+  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return ok.length ? (ok[Math.floor(ok.length / 2)] as number) : Number.NaN;
+};
 
 const berth = await startTestDaemon();
 const dockerd = await startDockerd();
