@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { EngineClient } from '../../src/client/index.js';
-import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
+import { berthArgv, haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
 import { type PrivateDockerd, startDockerd } from '../integration/client/dockerd.js';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const TSX = import.meta.resolve('tsx');
+// The CLI with tsx resolved from here: these tests run it from other working directories.
+const BERTH = berthArgv().map((a) => (a === 'tsx' ? TSX : a));
 const skip = !isRoot() ? 'needs root' : !haveCommand('dockerd') ? 'needs dockerd' : undefined;
 const PROJECT = `bcd${Math.random().toString(16).slice(2, 8)}`;
 let dockerd: PrivateDockerd;
@@ -20,7 +21,7 @@ let client: EngineClient;
 let tmp: { path: string; cleanup: () => void };
 
 function compose(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, 'compose', '-p', PROJECT, ...args], {
+  const r = spawnSync(process.execPath, [...BERTH, 'compose', '-p', PROJECT, ...args], {
     cwd: tmp.path,
     env: { ...process.env, DOCKER_HOST: dockerd.host, BERTH_HOST: dockerd.host },
     encoding: 'utf8',

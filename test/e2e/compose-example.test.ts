@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { debianImageTar } from '../helpers/debian-image.js';
+import { berthArgv } from '../helpers/index.js';
 import { skipReason } from './docker-cli-lib.js';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const TSX = import.meta.resolve('tsx');
+// The CLI with tsx resolved from here: these tests run it from other working directories.
+const BERTH = berthArgv().map((a) => (a === 'tsx' ? TSX : a));
 const EXAMPLE = join(import.meta.dirname, '../../examples/three-tier');
 const skip = skipReason() ?? (process.env.BERTH_SLOW_TESTS === '1' ? undefined : 'set BERTH_SLOW_TESTS=1');
 const P = `tt${Math.random().toString(16).slice(2, 8)}`;
@@ -18,7 +20,7 @@ const PORT = String(20000 + Math.floor(Math.random() * 20000));
 let d: TestDaemon;
 
 function compose(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, 'compose', '-p', P, ...args], {
+  const r = spawnSync(process.execPath, [...BERTH, 'compose', '-p', P, ...args], {
     cwd: EXAMPLE,
     env: { ...d.env, HTTP_PORT: PORT },
     encoding: 'utf8',

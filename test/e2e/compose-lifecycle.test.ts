@@ -6,17 +6,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EngineClient } from '../../src/client/index.js';
+import { berthArgv } from '../helpers/index.js';
 import { type Suite, setUp, skipReason } from './docker-cli-lib.js';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const TSX = import.meta.resolve('tsx');
+// The CLI with tsx resolved from here: these tests run it from other working directories.
+const BERTH = berthArgv().map((a) => (a === 'tsx' ? TSX : a));
 const skip = skipReason();
 let s: Suite;
 const P = `bl${Math.random().toString(16).slice(2, 8)}`;
 const SUBNET_OCTET = 100 + Math.floor(Math.random() * 100);
 
 function compose(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, 'compose', ...args], {
+  const r = spawnSync(process.execPath, [...BERTH, 'compose', ...args], {
     cwd: dir,
     env: s.d.env,
     encoding: 'utf8',

@@ -7,11 +7,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EngineClient } from '../../src/client/index.js';
+import { berthArgv } from '../helpers/index.js';
 import { type Suite, setUp, skipReason } from './docker-cli-lib.js';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 // Resolved here so the CLI can run with any working directory.
 const TSX = import.meta.resolve('tsx');
+// The CLI with tsx resolved from here: these tests run it from other working directories.
+const BERTH = berthArgv().map((a) => (a === 'tsx' ? TSX : a));
 const skip = skipReason();
 let s: Suite;
 const PROJECT = `bc${Math.random().toString(16).slice(2, 8)}`;
@@ -25,7 +27,7 @@ interface Result {
 }
 
 function compose(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Result {
-  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, 'compose', ...args], {
+  const r = spawnSync(process.execPath, [...BERTH, 'compose', ...args], {
     cwd: opts.cwd ?? dir,
     env: { ...s.d.env, ...opts.env },
     encoding: 'utf8',
