@@ -70,7 +70,7 @@ function berthCli(tmp: string): { cmd: string; pre: string[]; how: string } {
   const dist = join(REPO, 'dist/src/cli/main.js');
   const src = join(REPO, 'src/cli/main.ts');
   if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs)
-    return { cmd: process.execPath, pre: [join(REPO, 'bin/berth.js')], how: 'node bin/berth.js' };
+    return { cmd: process.execPath, pre: [join(REPO, 'bin/berth')], how: 'node bin/berth' };
   const out = join(tmp, 'dist');
   symlinkSync(join(REPO, 'node_modules'), join(tmp, 'node_modules'));
   spawnSync('npx', ['tsc', '-p', join(REPO, 'tsconfig.json'), '--outDir', out], {
