@@ -1,5 +1,5 @@
 // `ps` filtering and ordering as Docker's /containers/json does it.
-import { badRequest } from '../util/index.js';
+import { badRequest, labelMatches } from '../util/index.js';
 import type { ContainerRecord } from './record.js';
 
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
@@ -28,12 +28,6 @@ export interface ListOptions {
   resolveImage?: (ref: string) => string | undefined;
   /** Resolves a container reference for before/since. */
   resolveContainer?: (ref: string) => ContainerRecord | undefined;
-}
-
-function labelMatches(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
 
 /** Newest first, like Docker; stopped containers only with `all` (or a status/exited filter). */

@@ -1,7 +1,7 @@
 // The container service: create, start, stop, remove and watch containers. It composes the image store
 // (root filesystems), the volumes and network services (mounts, namespaces, ports) and the runtime
 // (conmon + runc), and keeps each container's record and state machine.
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,18 @@ import {
   recover,
   waitExit,
 } from '../runtime/index.js';
-import { BerthError, badRequest, conflict, internal, notFound, randomId } from '../util/index.js';
+import {
+  BerthError,
+  badRequest,
+  conflict,
+  internal,
+  isMountPoint,
+  labelMatches,
+  notFound,
+  parseUntil,
+  randomId,
+  treeSize,
+} from '../util/index.js';
 import type { VolumeService } from '../volumes/index.js';
 import { filterContainers, type ListOptions } from './filters.js';
 import { HealthMonitor } from './health.js';
@@ -171,19 +182,20 @@ export class ContainerService {
     });
   }
 
-  summary(rec: ContainerRecord, opts: { size?: boolean } = {}) {
-    const sizes = opts.size ? this.sizes(rec) : {};
+  async summary(rec: ContainerRecord, opts: { size?: boolean } = {}) {
+    const sizes = opts.size ? await this.sizes(rec) : {};
     return containerSummary(rec, sizes);
   }
 
-  inspect(ref: string, opts: { size?: boolean } = {}) {
+  async inspect(ref: string, opts: { size?: boolean } = {}) {
     const rec = this.store.get(ref);
-    return containerInspect(rec, this.inspectPaths(rec), opts.size ? this.sizes(rec) : {});
+    return containerInspect(rec, this.inspectPaths(rec), opts.size ? await this.sizes(rec) : {});
   }
 
-  private sizes(rec: ContainerRecord): { sizeRw: number; sizeRootFs: number } {
+  /** Sizes walk the container's upper dir: asynchronously, so `ps -s` never stalls the API. */
+  private async sizes(rec: ContainerRecord): Promise<{ sizeRw: number; sizeRootFs: number }> {
     const image = this.deps.images.find(rec.Image);
-    const sizeRw = duSync(containerFiles(this.store.dir(rec.Id)).upper);
+    const sizeRw = await treeSize(containerFiles(this.store.dir(rec.Id)).upper);
     return { sizeRw, sizeRootFs: sizeRw + (image?.size ?? 0) };
   }
 
@@ -965,18 +977,14 @@ export class ContainerService {
     const deleted: string[] = [];
     let space = 0;
     const until = filters.get('until')?.[0];
-    const untilMs = until
-      ? Number.isNaN(Date.parse(until))
-        ? Date.now() - parseGoDurationMs(until)
-        : Date.parse(until)
-      : undefined;
+    const untilMs = until ? parseUntil(until) : undefined;
     const labels = filters.get('label') ?? [];
     for (const rec of this.store.all()) {
       if (rec.State.Status !== 'exited' && rec.State.Status !== 'created' && rec.State.Status !== 'dead')
         continue;
       if (untilMs !== undefined && Date.parse(rec.Created) >= untilMs) continue;
-      if (!labels.every((l) => labelMatch(rec.Config.Labels, l))) continue;
-      space += this.sizes(rec).sizeRw;
+      if (!labels.every((l) => labelMatches(rec.Config.Labels, l))) continue;
+      space += (await this.sizes(rec)).sizeRw;
       await this.remove(rec.Id, { volumes: false });
       deleted.push(rec.Id);
     }
@@ -1212,48 +1220,4 @@ function phaseTrace(id: string, op: string) {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function labelMatch(labels: Record<string, string> | undefined, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  const l = labels ?? {};
-  return eq < 0 ? filter in l : l[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
-function parseGoDurationMs(text: string): number {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) total += Number(m[1]) * unit[m[2]!]!;
-  if (total === 0) throw badRequest(`invalid filter 'until=${text}'`);
-  return total;
-}
-
-async function isMountPoint(path: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').some((line) => line.split(' ')[4] === path);
-}
-
-/** Disk usage of a directory tree in bytes (apparent sizes), without following symlinks. */
-function duSync(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let total = 0;
-  const stack = [dir];
-  while (stack.length) {
-    const d = stack.pop()!;
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const p = join(d, name);
-      const st = lstatSync(p, { throwIfNoEntry: false });
-      if (!st) continue;
-      if (st.isDirectory()) stack.push(p);
-      else total += st.size;
-    }
-  }
-  return total;
 }

@@ -13,7 +13,17 @@ import {
   ParallelGzip,
   tarDirectory,
 } from '../layers/index.js';
-import { badRequest, conflict, DigestStream, isDigest, notFound, sha256, shortId } from '../util/index.js';
+import {
+  badRequest,
+  conflict,
+  DigestStream,
+  isDigest,
+  labelMatches,
+  notFound,
+  parseUntil,
+  sha256,
+  shortId,
+} from '../util/index.js';
 import type {
   HistoryResponseItem,
   ImageDeleteResponseItem,
@@ -225,7 +235,7 @@ export class ImageService {
     for (const r of recs) {
       const cfg = await this.getConfig(r);
       const labels = cfg.config?.Labels ?? {};
-      if (filters.label?.length && !filters.label.every((l) => matchLabel(labels, l))) continue;
+      if (filters.label?.length && !filters.label.every((l) => labelMatches(labels, l))) continue;
       let repoTags = r.repoTags.map(familiarTag);
       if (filters.reference?.length) {
         const matching = repoTags.filter((t) => filters.reference!.some((p) => matchReference(p, t)));
@@ -515,7 +525,7 @@ export class ImageService {
         if (until !== undefined && Date.parse(r.created) >= until) continue;
         if (opts.filters?.label?.length) {
           const labels = (await this.getConfig(r)).config?.Labels ?? {};
-          if (!opts.filters.label.every((l) => matchLabel(labels, l))) continue;
+          if (!opts.filters.label.every((l) => labelMatches(labels, l))) continue;
         }
         deleted.push(...(await this.deleteImage(r, false)));
         changed = true;
@@ -788,12 +798,6 @@ function inUseName(v: boolean | string): string {
   return typeof v === 'string' ? shortId(v) : 'unknown';
 }
 
-function matchLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
 /** Docker's reference filter: a glob on the familiar name, with or without tag. */
 function matchReference(pattern: string, familiar: string): boolean {
   const re = (p: string) =>
@@ -806,13 +810,4 @@ function matchReference(pattern: string, familiar: string): boolean {
   const colon = familiar.lastIndexOf(':');
   const name = familiar.slice(0, colon);
   return re(pattern).test(familiar) || (!pattern.includes(':') && re(pattern).test(name));
-}
-
-function parseUntil(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const dur = /^(\d+)(h|m|s)$/.exec(v);
-  if (dur) return Date.now() - Number(dur[1]) * { h: 3600e3, m: 60e3, s: 1e3 }[dur[2] as 'h' | 'm' | 's'];
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw badRequest(`invalid filter 'until=${v}'`);
-  return t;
 }

@@ -11,8 +11,10 @@ import {
   badRequest,
   conflict,
   internal,
+  labelMatches,
   messageOf,
   notFound,
+  parseUntil,
   randomId,
   run,
   shortId,
@@ -487,7 +489,7 @@ export class NetworkService {
         if (net.predefined || Object.keys(net.endpoints).length > 0) continue;
         if (f.label && !f.label.every((l) => labelMatches(net.labels, l))) continue;
         if (f['label!']?.some((l) => labelMatches(net.labels, l))) continue;
-        if (f.until && !f.until.every((u) => Date.parse(net.created) < untilToMs(u))) continue;
+        if (f.until && !f.until.every((u) => Date.parse(net.created) < parseUntil(u))) continue;
         await this.removeNow(net);
         deleted.push(net.name);
       }
@@ -1104,22 +1106,6 @@ function normalizeFilters(input: FilterInput): Record<string, string[]> {
   return out;
 }
 
-function labelMatches(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
-function untilToMs(u: string): number {
-  if (/^\d+(\.\d+)?$/.test(u)) return Number(u) * 1000;
-  const rel = /^(\d+)(s|m|h)$/.exec(u);
-  if (rel)
-    return Date.now() - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[rel[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(u);
-  if (Number.isNaN(t)) throw badRequest(`invalid filter 'until=${u}'`);
-  return t;
-}
-
 function matches(n: NetworkRecord, f: Record<string, string[]>): boolean {
   // Each key must match; the values of one key are alternatives (Docker's semantics).
   if (f.name && !f.name.some((v) => n.name.includes(v))) return false;
@@ -1134,6 +1120,6 @@ function matches(n: NetworkRecord, f: Record<string, string[]>): boolean {
     const dangling = !n.predefined && Object.keys(n.endpoints).length === 0;
     if (wantDangling !== dangling) return false;
   }
-  if (f.until && !f.until.every((u) => Date.parse(n.created) < untilToMs(u))) return false;
+  if (f.until && !f.until.every((u) => Date.parse(n.created) < parseUntil(u))) return false;
   return true;
 }

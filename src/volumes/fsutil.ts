@@ -2,23 +2,9 @@
 // container path inside an image rootfs without letting its symlinks escape the rootfs.
 import { lstat, opendir, readFile, readlink, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { runChecked } from '../util/index.js';
+import { isMountPoint, runChecked } from '../util/index.js';
 
-/** Mount points from /proc/self/mountinfo (field 5, octal escapes decoded). */
-export async function mountPoints(): Promise<Set<string>> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const out = new Set<string>();
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4)
-      out.add(f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
-  }
-  return out;
-}
-
-export async function isMountPoint(path: string): Promise<boolean> {
-  return (await mountPoints()).has(path);
-}
+export { isMountPoint, mountPoints, treeSize } from '../util/index.js';
 
 /** Unmounts every mount stacked on `path`; throws if one stays (never delete through a live mount). */
 export async function unmountAll(path: string): Promise<void> {
@@ -44,41 +30,6 @@ export async function isEmptyDir(dir: string): Promise<boolean> {
  */
 export async function copyDirContents(src: string, dst: string): Promise<void> {
   await runChecked('cp', ['-a', '--no-target-directory', `${src}/.`, dst]);
-}
-
-/** Apparent size of a tree in bytes, hard links counted once (as Docker's directory.Size). */
-export async function treeSize(root: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  const walk = async (dir: string): Promise<void> => {
-    let d: Awaited<ReturnType<typeof opendir>>;
-    try {
-      d = await opendir(dir);
-    } catch {
-      return;
-    }
-    for await (const ent of d) {
-      const p = posix.join(dir, ent.name);
-      let st: Awaited<ReturnType<typeof lstat>>;
-      try {
-        st = await lstat(p);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      if (st.nlink > 1) {
-        const key = `${st.dev}:${st.ino}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
-      total += Number(st.size);
-    }
-  };
-  await walk(root);
-  return total;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   badRequest,
   conflict,
   internal,
+  labelMatches,
   notFound,
   randomId,
   runChecked,
@@ -119,11 +120,7 @@ function boolFilter(key: string, values: string[] | undefined): boolean | undefi
 }
 
 function labelsMatch(labels: Record<string, string>, wanted: string[]): boolean {
-  return wanted.every((w) => {
-    const i = w.indexOf('=');
-    if (i < 0) return w in labels;
-    return labels[w.slice(0, i)] === w.slice(i + 1);
-  });
+  return wanted.every((w) => labelMatches(labels, w));
 }
 
 function nameMatches(name: string, pattern: string): boolean {

@@ -37,7 +37,7 @@ function exitOf(ctx: DaemonContext, rec: ContainerRecord): Promise<unknown> {
 export function registerContainerRoutes(router: Router, ctx: DaemonContext): void {
   const c = ctx.containers;
 
-  router.get('/containers/json', (req) => {
+  router.get('/containers/json', async (req) => {
     const size = req.bool('size');
     const limit = req.int('limit');
     const list = c.list({
@@ -45,7 +45,7 @@ export function registerContainerRoutes(router: Router, ctx: DaemonContext): voi
       limit: req.bool('latest') ? 1 : limit,
       filters: req.filters(),
     });
-    return { json: list.map((rec) => c.summary(rec, { size })) };
+    return { json: await Promise.all(list.map((rec) => c.summary(rec, { size }))) };
   });
 
   router.post('/containers/create', async (req) => {
@@ -60,8 +60,8 @@ export function registerContainerRoutes(router: Router, ctx: DaemonContext): voi
     return { status: 201, json: await c.create(body, name || undefined) };
   });
 
-  router.get('/containers/:id/json', (req) => ({
-    json: c.inspect(req.params.id!, { size: req.bool('size') }),
+  router.get('/containers/:id/json', async (req) => ({
+    json: await c.inspect(req.params.id!, { size: req.bool('size') }),
   }));
 
   router.post('/containers/:id/start', async (req) => {

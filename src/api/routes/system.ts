@@ -176,9 +176,9 @@ export function registerSystemRoutes(router: Router, ctx: DaemonContext): void {
 
   router.get('/system/df', async () => {
     const images = await ctx.images.list({ all: false });
-    const containers = ctx.containers
-      .list({ all: true })
-      .map((c) => ctx.containers.summary(c, { size: true }));
+    const containers = await Promise.all(
+      ctx.containers.list({ all: true }).map((c) => ctx.containers.summary(c, { size: true })),
+    );
     // With UsageData (size, ref count): the docker CLI dereferences it.
     const volumes = await ctx.volumes.df();
     return {
