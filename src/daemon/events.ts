@@ -1,5 +1,6 @@
 // The event bus behind GET /events: every module publishes here, subscribers filter what they want.
 import { EventEmitter } from 'node:events';
+import { labelMatches } from '../util/index.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder';
 
@@ -76,9 +77,6 @@ export function eventMatches(event: EngineEvent, filters: Map<string, string[]>)
     check('image', (v) => attrs.image === v || (event.Type === 'image' && idOrName(v))) &&
     check('network', (v) => event.Type === 'network' && idOrName(v)) &&
     check('volume', (v) => event.Type === 'volume' && idOrName(v)) &&
-    check('label', (v) => {
-      const eq = v.indexOf('=');
-      return eq < 0 ? v in attrs : attrs[v.slice(0, eq)] === v.slice(eq + 1);
-    })
+    check('label', (v) => labelMatches(attrs, v))
   );
 }
