@@ -23,7 +23,9 @@ import { applyLayer } from '../../layers/index.js';
 import { resolveInRoot } from '../../runtime/index.js';
 import { badRequest } from '../../util/index.js';
 import { IgnoreMatcher } from '../context/index.js';
-import type { ChmodSpec } from '../parser/index.js';
+import { type ChmodSpec, DockerfileError } from '../parser/index.js';
+import { compileChmod } from './chmod.js';
+import { type SourceLocation, verifyFileChecksum } from './remote.js';
 
 /** One thing to put into the layer. */
 export interface CopyOp {
@@ -63,6 +65,15 @@ export interface PlanInput {
   rootName: string;
   /** Compute the content checksum (default true); false when only the operations are wanted. */
   hash?: boolean;
+  /**
+   * `COPY --parents`: keep each match's parent directories under dest (dest is then a directory); a
+   * `/./` in a source keeps only the parents after it, as rsync --relative does.
+   */
+  parents?: boolean;
+  /** `ADD --checksum`: the single file source must have this digest. */
+  checksum?: string;
+  /** The instruction, for error messages. */
+  location?: SourceLocation;
 }
 
 const GLOB = /[*?[]/;
@@ -94,6 +105,12 @@ function matchSource(root: string, pattern: string): string[] {
   let current: string[] = [''];
   for (const seg of clean.split('/')) {
     const next: string[] = [];
+    if (seg === '**') {
+      // Any number of path components, none included.
+      for (const base of current) descendants(root, base, next);
+      current = [...new Set(next)];
+      continue;
+    }
     for (const base of current) {
       if (!GLOB.test(seg)) {
         const p = base ? `${base}/${seg}` : seg;
@@ -112,6 +129,30 @@ function matchSource(root: string, pattern: string): string[] {
     current = next;
   }
   return current;
+}
+
+/** `base` and every directory below it (symlinks are not followed). */
+function descendants(root: string, base: string, out: string[]): void {
+  out.push(base);
+  let entries: import('node:fs').Dirent[] = [];
+  try {
+    entries = readdirSync(resolveInRoot(root, base), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    if (e.isDirectory()) descendants(root, base ? `${base}/${e.name}` : e.name, out);
+}
+
+/**
+ * `--parents`: the part of a source pattern whose directories are dropped — what precedes its first
+ * `/./` (a leading `./` keeps everything) — normalized, '' when there is none.
+ */
+export function parentsPivot(source: string): string {
+  const s = source.replace(/^(?:\.\/)+/, '').replace(/^\/+/, '');
+  const at = s.indexOf('/./');
+  if (at < 0) return '';
+  return posix.normalize(`/${s.slice(0, at)}`).slice(1);
 }
 
 function isArchive(path: string): boolean {
@@ -139,10 +180,11 @@ export async function planCopy(input: PlanInput): Promise<CopyPlan> {
   const ops: CopyOp[] = [];
   const excl = input.excludes.length > 0 ? new IgnoreMatcher(input.excludes) : undefined;
   const many = input.sources.length > 1 || input.sources.some((s) => GLOB.test(s));
-  const destDir = input.dest.endsWith('/') || input.destIsDir || many;
+  const destDir = input.dest.endsWith('/') || input.destIsDir || many || input.parents === true;
   const destRoot = posix.normalize(input.dest);
+  const parentDirs = new Set<string>();
   for (const src of input.sources) {
-    const matches = matchSource(input.root, src).filter(
+    const matches = [...new Set(matchSource(input.root, src))].filter(
       (rel) => rel === '' || !(input.ignore?.matches(rel) ?? false),
     );
     const found = matches.filter((rel) => {
@@ -156,9 +198,14 @@ export async function planCopy(input: PlanInput): Promise<CopyPlan> {
     if (found.length === 0) {
       throw badRequest(`COPY failed: file not found in ${input.rootName}: stat ${src}: file does not exist`);
     }
+    const pivot = input.parents ? parentsPivot(src) : '';
     for (const rel of found) {
       const host = resolveInRoot(input.root, rel);
       const st = lstatSync(host);
+      if (input.parents) {
+        planWithParents(input, rel, pivot, host, st, destRoot, excl, ops, parentDirs);
+        continue;
+      }
       if (st.isDirectory()) {
         // A directory's contents go into dest (the directory itself is not recreated).
         ops.push({ kind: 'dir', host, dest: destRoot, stats: st });
@@ -171,7 +218,10 @@ export async function planCopy(input: PlanInput): Promise<CopyPlan> {
       }
     }
   }
+  if (input.checksum !== undefined) await verifyChecksum(input, ops);
   const h = createHash('sha256');
+  // With --parents the layout depends on the sources' paths, which the instruction does not fix alone.
+  if (input.parents) h.update(`parents\u0000${ops.map((op) => op.dest).join('\u0000')}\n`);
   for (const op of input.hash === false ? [] : ops) {
     const st = op.stats;
     const uid = input.keepOwner ? st.uid : 0;
@@ -186,6 +236,58 @@ export async function planCopy(input: PlanInput): Promise<CopyPlan> {
   }
   const label = ops.length === 1 && ops[0]!.kind === 'file' ? 'file' : many ? 'multi' : 'dir';
   return { ops, checksum: h.digest('hex'), label };
+}
+
+/** `ADD --checksum`: exactly one regular file (or archive) whose content has the digest. */
+async function verifyChecksum(input: PlanInput, ops: CopyOp[]): Promise<void> {
+  const where = input.location;
+  const what = `${input.sources.join(' ')}`;
+  const files = ops.filter((op) => op.kind === 'file' || op.kind === 'extract');
+  if (files.length !== 1 || ops.length !== 1) {
+    const msg = `ADD --checksum needs a single file source, but ${what} in ${input.rootName} is ${
+      ops.some((op) => op.kind === 'dir') ? 'a directory' : `${ops.length} entries`
+    }`;
+    if (where) throw new DockerfileError(where.file, where.line, msg);
+    throw badRequest(msg);
+  }
+  await verifyFileChecksum(files[0]!.host, input.checksum!, what, where);
+}
+
+/** One match of a `--parents` source: its path below the pivot is kept under dest. */
+function planWithParents(
+  input: PlanInput,
+  rel: string,
+  pivot: string,
+  host: string,
+  st: Stats,
+  destRoot: string,
+  excl: IgnoreMatcher | undefined,
+  ops: CopyOp[],
+  parentDirs: Set<string>,
+): void {
+  const kept = pivot && (rel === pivot || rel.startsWith(`${pivot}/`)) ? rel.slice(pivot.length + 1) : rel;
+  // The kept parent directories come with their source metadata, once each.
+  const parts = kept.split('/').filter(Boolean);
+  let relDir = pivot;
+  let destDir = destRoot;
+  for (const p of parts.slice(0, -1)) {
+    relDir = relDir ? `${relDir}/${p}` : p;
+    destDir = posix.join(destDir, p);
+    if (parentDirs.has(destDir)) continue;
+    parentDirs.add(destDir);
+    const dirHost = resolveInRoot(input.root, relDir);
+    ops.push({ kind: 'dir', host: dirHost, dest: destDir, stats: lstatSync(dirHost) });
+  }
+  const dest = kept ? posix.join(destRoot, kept) : destRoot;
+  if (st.isDirectory()) {
+    if (!parentDirs.has(dest)) {
+      parentDirs.add(dest);
+      ops.push({ kind: 'dir', host, dest, stats: st });
+    }
+    walkDir(host, rel, dest, input, excl, ops);
+  } else if (input.unpack && st.isFile() && isArchive(host)) {
+    ops.push({ kind: 'extract', host, dest: posix.dirname(dest), stats: st });
+  } else ops.push({ kind: st.isSymbolicLink() ? 'symlink' : 'file', host, dest, stats: st });
 }
 
 function walkDir(
@@ -259,10 +361,8 @@ export function makeParents(layerDir: string, parentRoot: string | undefined, de
 export async function writeCopy(plan: CopyPlan, opts: WriteOptions): Promise<void> {
   const ownerOf = (st: Stats) =>
     opts.owner ?? (opts.keepOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
-  const modeOf = (st: Stats) => {
-    if (opts.chmod && 'octal' in opts.chmod) return opts.chmod.octal;
-    return st.mode & 0o7777;
-  };
+  const chmod = compileChmod(opts.chmod);
+  const modeOf = (st: Stats) => chmod(st.mode, st.isDirectory());
   for (const op of plan.ops) {
     const target = join(opts.layerDir, op.dest);
     const { uid, gid } = ownerOf(op.stats);
@@ -315,8 +415,6 @@ export async function writeCopy(plan: CopyPlan, opts: WriteOptions): Promise<voi
       }
     }
   }
-  if (opts.chmod && 'symbolic' in opts.chmod)
-    throw badRequest(`--chmod=${opts.chmod.symbolic}: only octal modes are supported by this builder`);
 }
 
 /** Moves an unpacked archive's entries over the destination (merging directories). */

@@ -1,10 +1,12 @@
 // Fixture tests in BuildKit's style: every fixtures/valid/<name>/Dockerfile must parse to its
-// expected.json; every fixtures/invalid/<name>/Dockerfile must fail with expected-error.txt.
+// expected.json; every fixtures/invalid/<name>/Dockerfile must fail with expected-error.txt (invalid ones
+// also go through the executor's pre-flight platform check, which refuses a foreign FROM --platform).
 // UPDATE_FIXTURES=1 rewrites the expected files (review the diff before committing).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { checkBuildPlatforms } from '../../../src/build/executor/platform.js';
 import {
   type Dockerfile,
   type Instruction,
@@ -97,7 +99,8 @@ for (const name of dirs(invalidDir)) {
     const text = readFileSync(join(dir, 'Dockerfile'), 'utf8');
     let message: string | undefined;
     try {
-      resolveStages(parseDockerfile(text));
+      const df = parseDockerfile(text);
+      checkBuildPlatforms(resolveStages(df), df.filename, undefined, { os: 'linux', arch: 'amd64' });
     } catch (err) {
       assert.equal((err as { status?: number }).status, 400, `not a 400: ${String(err)}`);
       message = (err as Error).message;
