@@ -28,7 +28,7 @@ export function parseSymbolicMode(spec: string): Clause[] {
     let mask = 0;
     for (const w of who === '' ? 'a' : who) mask |= WHO_MASK[w]!;
     const actions: Action[] = [];
-    for (const a of (m[2] ?? '').matchAll(/([-+=])([rwxXst]*|[ugo])/g))
+    for (const a of (m[2] ?? '').matchAll(/([-+=])([ugo]|[rwxXst]*)/g))
       actions.push({ op: a[1] as Action['op'], perms: a[2] ?? '' });
     return { mask, actions };
   });
