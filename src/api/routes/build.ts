@@ -1,7 +1,6 @@
 // POST /build: Docker's legacy builder over the Engine API. The body is the context tar (maybe gzip),
-// streamed to a temp dir; progress goes out as newline-delimited `{"stream": …}` messages.
-import { rm } from 'node:fs/promises';
-import { BuildError, Builder, receiveContext } from '../../build/index.js';
+// streamed into a kept context directory (see build/context/sync.ts); progress goes out as newline-delimited `{"stream": …}` messages.
+import { BuildError, Builder, buildTrace } from '../../build/index.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { parseNormalizedTagged } from '../../images/index.js';
 import { badRequest, messageOf, notFound } from '../../util/index.js';
@@ -83,14 +82,17 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
     const buildArgs = stringMap(req, 'buildargs');
     const labels = stringMap(req, 'labels');
     const secrets = secretsOf(req);
-    const contextDir = ctx.images.tempDir();
-    await receiveContext(req.raw, contextDir);
+    const trace = buildTrace(tags[0] ?? '-');
+    const dockerfile = req.query.get('dockerfile') || 'Dockerfile';
+    const received = await builder.receiveContext(req.raw, JSON.stringify([tags, dockerfile]));
+    trace.mark('context');
     const out = jsonStream(req);
     try {
       const result = await builder.build(
         {
-          contextDir,
-          dockerfile: req.query.get('dockerfile') || 'Dockerfile',
+          contextDir: received.dir,
+          context: received,
+          dockerfile,
           tags,
           buildArgs,
           labels,
@@ -104,6 +106,7 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
           platform: req.query.get('platform') || undefined,
           signal: req.signal,
           secrets,
+          trace,
         },
         {
           stream: (text) => out.write({ stream: text }),
@@ -118,7 +121,9 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
       out.write({ errorDetail: code !== undefined ? { code, message } : { message }, error: message });
     } finally {
       out.end();
-      await rm(contextDir, { recursive: true, force: true }).catch(() => {});
+      await received.release();
+      trace.mark('cleanup');
+      trace.done();
     }
   });
 }

@@ -9,3 +9,4 @@ export {
   readDockerignore,
   walkContext,
 } from './dockerignore.js';
+export { ContextPool, type ReceivedContext } from './sync.js';

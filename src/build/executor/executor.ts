@@ -2,15 +2,17 @@
 // parent is the previous one; RUN runs in a real (hidden) container whose overlay upper dir becomes the
 // layer, COPY/ADD write their layer without a container, metadata steps commit empty layers. Results are
 // cached by parent image + expanded instruction + args + source checksum.
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { ContainerService } from '../../containers/index.js';
 import type { ContainerConfig, ImageService } from '../../images/index.js';
 import { containerPaths, readLogs, resolveInRoot } from '../../runtime/index.js';
 import { BerthError, badRequest, messageOf, notFound, sha256 } from '../../util/index.js';
 import { BuildCache, cacheKey } from '../cache/index.js';
-import { IgnoreMatcher, readDockerignore } from '../context/index.js';
+import { ContextPool, IgnoreMatcher, type ReceivedContext, readDockerignore } from '../context/index.js';
 import {
   type Dockerfile,
   DockerfileError,
@@ -24,6 +26,7 @@ import {
   walkStage,
 } from '../parser/index.js';
 import { type CopyPlan, makeParents, planCopy, resolveOwner, writeCopy } from './copy.js';
+import { type BuildTrace, buildTrace } from './trace.js';
 
 /** Label on build containers: `ps` hides them. */
 export const BUILD_CONTAINER_LABEL = 'io.berth.build';
@@ -50,6 +53,10 @@ export interface BuildRequest {
   /** Values for `RUN --mount=type=secret,id=x` (never written to layers, config or history). */
   secrets?: Record<string, string>;
   signal?: AbortSignal;
+  /** The received context (content digests of its files); without it, COPY hashes what it reads. */
+  context?: ReceivedContext;
+  /** Phase timings (BERTH_TRACE=phases). */
+  trace?: BuildTrace;
 }
 
 export interface BuildDeps {
@@ -108,9 +115,21 @@ const setEnv = (env: string[] | undefined, key: string, value: string) => [
 
 export class Builder {
   private readonly cache: BuildCache;
+  private readonly contexts: ContextPool;
 
   constructor(private readonly deps: BuildDeps) {
     this.cache = new BuildCache(deps.dataRoot);
+    // Under the image store's scratch directory, which the daemon empties when it starts.
+    this.contexts = new ContextPool(join(deps.dataRoot, 'tmp', 'build-contexts'));
+  }
+
+  /**
+   * Receives a context tar (maybe compressed) into a kept directory brought up to date with it; `key`
+   * (e.g. tags + Dockerfile) picks the directory. Release the result when the build is over. 400 on a
+   * bad tar.
+   */
+  receiveContext(body: Readable, key: string): Promise<ReceivedContext> {
+    return this.contexts.receive(body, key);
   }
 
   /** `docker builder prune`: forgets the step cache (images stay) and removes cache mounts. */
@@ -139,6 +158,8 @@ export class Builder {
   }
 
   async build(req: BuildRequest, out: BuildOutput): Promise<BuildResult> {
+    const trace = req.trace ?? buildTrace('-');
+    req = { ...req, trace };
     const df = await this.loadDockerfile(req.contextDir, req.dockerfile);
     const buildArgs = req.buildArgs ?? {};
     const graph = resolveStages(df, { target: req.target, buildArgs });
@@ -149,6 +170,7 @@ export class Builder {
     );
     const matcher = new IgnoreMatcher(ignore.patterns);
     const total = graph.order.reduce((n, i) => n + 1 + graph.all[i]!.stage.instructions.length, 0);
+    trace.mark('parse');
     const run = new BuildRun(this.deps, this.cache, req, out, df, graph, matcher, total);
     const result = await run.execute();
     let imageId = result.imageId;
@@ -173,6 +195,7 @@ export class Builder {
         })
       ).id;
     }
+    trace.mark('steps');
     out.aux({ ID: imageId });
     if (req.quiet) out.stream(`${imageId}\n`);
     else out.stream(`Successfully built ${short(imageId)}\n`);
@@ -183,6 +206,7 @@ export class Builder {
       if (!req.quiet)
         out.stream(`Successfully tagged ${t.includes(':') && !t.includes('@') ? t : `${t}:latest`}\n`);
     }
+    trace.mark('tag');
     return { imageId, tags };
   }
 }
@@ -345,6 +369,8 @@ class BuildRun {
     } = {},
   ): Promise<void> {
     const images = this.deps.images;
+    const trace = this.req.trace!;
+    trace.mark('step-prep');
     const key = cacheKey({
       parent: state.imageId,
       createdBy,
@@ -354,6 +380,7 @@ class BuildRun {
     });
     if (!this.req.noCache) {
       const hit = await this.cache.lookup(key, (id) => images.find(id) !== undefined);
+      trace.mark('lookup');
       if (hit) {
         state.log(' ---> Using cache\n');
         state.log(` ---> ${short(hit)}\n`);
@@ -362,6 +389,7 @@ class BuildRun {
       }
     }
     const made = opts.make ? await opts.make() : { layer: null };
+    trace.mark('make');
     let id: string;
     try {
       const rec = await images.commit({
@@ -373,11 +401,14 @@ class BuildRun {
         recordParent: true,
       });
       id = rec.id;
+      trace.mark('commit');
     } finally {
       await made.cleanup?.();
+      trace.mark('make-cleanup');
     }
     state.imageId = id;
     await this.cache.store(key, id);
+    trace.mark('store');
     state.log(` ---> ${short(id)}\n`);
   }
 
@@ -611,7 +642,14 @@ class BuildRun {
         }
       }
       const keepOwner = fromRef !== undefined;
-      const plansFor = async (srcRoot: string | undefined, destIsDir: boolean, hash: boolean) => {
+      // `hashSources`: whether planCopy checksums the context/stage sources (the context's are summed
+      // below from the digests taken while the context arrived).
+      const plansFor = async (
+        srcRoot: string | undefined,
+        destIsDir: boolean,
+        hash: boolean,
+        hashSources = hash,
+      ) => {
         const common = {
           dest,
           destIsDir: destIsDir || sources.length + extraNames.length > 1,
@@ -628,6 +666,7 @@ class BuildRun {
               sources,
               keepOwner,
               rootName,
+              hash: hashSources,
               ...(fromRef === undefined ? { ignore: this.ignore } : {}),
             }),
           );
@@ -660,8 +699,11 @@ class BuildRun {
         ).replace(/^sha256:/, '');
         label = sources.length + extraNames.length > 1 ? 'multi' : 'file';
       } else {
-        const plans = await plansFor(this.req.contextDir, false, true);
-        checksum = plans.map((p) => p.checksum).join(',');
+        const plans = await plansFor(this.req.contextDir, false, true, false);
+        const sums: string[] = [];
+        for (const [k, p] of plans.entries())
+          sums.push(k === 0 && sources.length > 0 ? await this.contextChecksum(p) : p.checksum);
+        checksum = sums.join(',');
         label =
           plans.length === 1 && plans[0]!.label === 'file' ? 'file' : plans.length > 1 ? 'multi' : 'dir';
       }
@@ -714,6 +756,26 @@ class BuildRun {
     } finally {
       for (const c of cleanups) await rm(c, { recursive: true, force: true }).catch(() => {});
     }
+  }
+
+  /**
+   * The content key of context sources: paths, modes and contents, the contents' digests taken from the
+   * received context when it still holds the received file (else the file is read and hashed).
+   */
+  private async contextChecksum(plan: CopyPlan): Promise<string> {
+    const root = this.req.contextDir;
+    const h = createHash('sha256');
+    h.update('ctx-v2\n');
+    for (const op of plan.ops) {
+      const st = op.stats;
+      const rel = op.host.slice(root.length).replace(/^\/+/, '');
+      h.update(`${op.kind}\u0000${rel}\u0000${st.mode.toString(8)}\u00000:0\u0000`);
+      if (op.kind === 'file' || op.kind === 'extract')
+        h.update(this.req.context?.digestOf(rel, st) ?? (await hashFile(op.host)));
+      else if (op.kind === 'symlink') h.update(readlinkSync(op.host));
+      h.update('\n');
+    }
+    return h.digest('hex');
   }
 
   // ---- RUN ----
@@ -807,6 +869,8 @@ class BuildRun {
           });
           binds.push(`${join(root, src)}:${target}${m.readonly ? ':ro' : ''}`);
         } else {
+          // A writable bind of the context may change it: the daemon must not reuse that directory.
+          if (!m.readonly) this.req.context?.taint();
           binds.push(`${join(this.req.contextDir, src)}:${target}${m.readonly ? ':ro' : ''}`);
         }
       } else {
@@ -895,4 +959,10 @@ function scrubMountPoints(upper: string, targets: string[]): void {
       rel = posix.dirname(rel);
     }
   }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
 }

@@ -10,3 +10,4 @@ export {
   type BuildRequest,
   type BuildResult,
 } from './executor.js';
+export { type BuildTrace, buildTrace } from './trace.js';
