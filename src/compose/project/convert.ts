@@ -106,6 +106,8 @@ export interface CreateContext {
   /** The container name to use. */
   name: string;
   oneoff?: boolean;
+  /** The id of the container this one replaces (recreate), as docker compose labels it. */
+  replace?: string;
   /** Resolves `network_mode: service:x` to a container id. */
   serviceContainer?: (service: string) => string | undefined;
   /** Overrides for `run`: command, extra environment, no ports. */
@@ -146,6 +148,7 @@ export function containerLabels(
     [LABEL.version]: COMPOSE_VERSION,
     [LABEL.image]: imageName(project, svc.name),
     [LABEL.dependsOn]: deps,
+    ...(ctx.replace ? { [LABEL.replace]: ctx.replace } : {}),
   };
 }
 

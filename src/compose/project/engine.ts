@@ -64,6 +64,23 @@ export const serviceOf = (c: ContainerSummary) => c.Labels?.[LABEL.service] ?? '
 export const numberOf = (c: ContainerSummary) => Number(c.Labels?.[LABEL.number] ?? 0);
 export const nameOf = (c: ContainerSummary) => (c.Names?.[0] ?? '').replace(/^\//, '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isActive = (c: ContainerSummary) =>
+  c.State === 'running' || c.State === 'paused' || c.State === 'restarting';
+
+/** Waits for every promise (none left running behind an error), then throws the first failure. */
+async function settle<T>(work: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** One container `up` has to start (or leave running). */
+interface Target {
+  id: string;
+  name: string;
+  running: boolean;
+}
 
 export class ComposeEngine {
   private readonly progress: (e: ProgressEvent) => void;
@@ -127,76 +144,89 @@ export class ComposeEngine {
 
   // ---------- networks and volumes
 
+  /** Creates the project networks `services` join that do not exist yet (one list call, creates in parallel). */
   async ensureNetworks(services: string[]): Promise<void> {
     const keys = new Set<string>();
     for (const s of services)
       if (this.service(s).network_mode === undefined)
         for (const k of Object.keys(this.service(s).networks ?? {})) keys.add(k);
-    for (const key of [...keys].sort()) {
+    if (keys.size === 0) return;
+    const wanted = [...keys].sort().map((key) => {
       const cfg = this.project.networks[key];
       if (!cfg) throw badRequest(`service refers to undefined network ${key}`);
-      const name = cfg.name ?? `${this.project.name}_${key}`;
-      const existing = await this.client.networks.list({ filters: { name: [name] } });
-      if (existing.some((n) => n.Name === name)) continue;
-      if (cfg.external) throw badRequest(`network ${name} declared as external, but could not be found`);
-      const ipam = cfg.ipam as
-        | { driver?: string; config?: { subnet?: string; gateway?: string; ip_range?: string }[] }
-        | undefined;
-      await this.client.networks.create({
-        Name: name,
-        Driver: cfg.driver ?? 'bridge',
-        Internal: cfg.internal === true,
-        Attachable: (cfg.attachable as boolean | undefined) ?? undefined,
-        Options: (cfg.driver_opts as Record<string, string> | undefined) ?? undefined,
-        IPAM: ipam
-          ? {
-              Driver: ipam.driver ?? 'default',
-              Config: (ipam.config ?? []).map((c) => ({
-                Subnet: c.subnet,
-                Gateway: c.gateway,
-                IPRange: c.ip_range,
-              })),
-            }
-          : undefined,
-        Labels: {
-          ...((cfg.labels as Record<string, string> | undefined) ?? {}),
-          [LABEL.project]: this.project.name,
-          [LABEL.network]: key,
-          [LABEL.version]: COMPOSE_VERSION,
-        },
-      });
-      this.event('Network', name, 'Created');
-    }
+      return { key, cfg, name: cfg.name ?? `${this.project.name}_${key}` };
+    });
+    // The name filter matches substrings: compare exact names below.
+    const existing = new Set(
+      (await this.client.networks.list({ filters: { name: wanted.map((w) => w.name) } })).map((n) => n.Name),
+    );
+    await settle(
+      wanted
+        .filter((w) => !existing.has(w.name))
+        .map(async ({ key, cfg, name }) => {
+          if (cfg.external) throw badRequest(`network ${name} declared as external, but could not be found`);
+          const ipam = cfg.ipam as
+            | { driver?: string; config?: { subnet?: string; gateway?: string; ip_range?: string }[] }
+            | undefined;
+          await this.client.networks.create({
+            Name: name,
+            Driver: cfg.driver ?? 'bridge',
+            Internal: cfg.internal === true,
+            Attachable: (cfg.attachable as boolean | undefined) ?? undefined,
+            Options: (cfg.driver_opts as Record<string, string> | undefined) ?? undefined,
+            IPAM: ipam
+              ? {
+                  Driver: ipam.driver ?? 'default',
+                  Config: (ipam.config ?? []).map((c) => ({
+                    Subnet: c.subnet,
+                    Gateway: c.gateway,
+                    IPRange: c.ip_range,
+                  })),
+                }
+              : undefined,
+            Labels: {
+              ...((cfg.labels as Record<string, string> | undefined) ?? {}),
+              [LABEL.project]: this.project.name,
+              [LABEL.network]: key,
+              [LABEL.version]: COMPOSE_VERSION,
+            },
+          });
+          this.event('Network', name, 'Created');
+        }),
+    );
   }
 
+  /** Creates the project volumes `services` mount that do not exist yet (in parallel). */
   async ensureVolumes(services: string[]): Promise<void> {
     const keys = new Set<string>();
     for (const s of services)
       for (const v of this.service(s).volumes ?? []) if (v.type === 'volume' && v.source) keys.add(v.source);
-    for (const key of [...keys].sort()) {
-      const cfg = this.project.volumes[key];
-      if (!cfg) throw badRequest(`service refers to undefined volume ${key}`);
-      const name = cfg.name ?? `${this.project.name}_${key}`;
-      try {
-        await this.client.volumes.inspect(name);
-        continue;
-      } catch (err) {
-        if ((err as { status?: number }).status !== 404) throw err;
-      }
-      if (cfg.external) throw badRequest(`external volume "${name}" not found`);
-      await this.client.volumes.create({
-        Name: name,
-        Driver: cfg.driver ?? 'local',
-        DriverOpts: (cfg.driver_opts as Record<string, string> | undefined) ?? undefined,
-        Labels: {
-          ...((cfg.labels as Record<string, string> | undefined) ?? {}),
-          [LABEL.project]: this.project.name,
-          [LABEL.volume]: key,
-          [LABEL.version]: COMPOSE_VERSION,
-        },
-      });
-      this.event('Volume', name, 'Created');
-    }
+    await settle(
+      [...keys].sort().map(async (key) => {
+        const cfg = this.project.volumes[key];
+        if (!cfg) throw badRequest(`service refers to undefined volume ${key}`);
+        const name = cfg.name ?? `${this.project.name}_${key}`;
+        try {
+          await this.client.volumes.inspect(name);
+          return;
+        } catch (err) {
+          if ((err as { status?: number }).status !== 404) throw err;
+        }
+        if (cfg.external) throw badRequest(`external volume "${name}" not found`);
+        await this.client.volumes.create({
+          Name: name,
+          Driver: cfg.driver ?? 'local',
+          DriverOpts: (cfg.driver_opts as Record<string, string> | undefined) ?? undefined,
+          Labels: {
+            ...((cfg.labels as Record<string, string> | undefined) ?? {}),
+            [LABEL.project]: this.project.name,
+            [LABEL.volume]: key,
+            [LABEL.version]: COMPOSE_VERSION,
+          },
+        });
+        this.event('Volume', name, 'Created');
+      }),
+    );
   }
 
   // ---------- images
@@ -211,14 +241,26 @@ export class ComposeEngine {
     }
   }
 
-  /** Makes sure every service's image exists: builds (always with `build`) or pulls what is missing. */
+  /**
+   * Makes sure every service's image exists: builds (always with `build`) or pulls what is missing. The
+   * services' images are looked up, built and pulled concurrently, each image once.
+   */
   async ensureImages(services: string[], build = false): Promise<void> {
-    for (const s of services) {
-      const svc = this.service(s);
-      const ref = imageName(this.project, s);
-      if (svc.build && (build || !(await this.imageExists(ref)))) await this.build([s]);
-      else if (!(await this.imageExists(ref))) await this.pull([s]);
-    }
+    const once = new Map<string, Promise<unknown>>();
+    const dedupe = <T>(key: string, f: () => Promise<T>): Promise<T> => {
+      let p = once.get(key) as Promise<T> | undefined;
+      if (!p) once.set(key, (p = f()));
+      return p;
+    };
+    await settle(
+      services.map(async (s) => {
+        const svc = this.service(s);
+        const ref = imageName(this.project, s);
+        const exists = () => dedupe(`inspect ${ref}`, () => this.imageExists(ref));
+        if (svc.build && (build || !(await exists()))) await this.build([s]);
+        else if (!(await exists())) await dedupe(`pull ${ref}`, () => this.pull([s]));
+      }),
+    );
   }
 
   /** Builds services that have a build section through POST /build (the context is sent as a tar). */
@@ -300,7 +342,7 @@ export class ComposeEngine {
 
   private async removeContainer(c: ContainerSummary, timeout?: number): Promise<void> {
     const name = nameOf(c);
-    if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
+    if (isActive(c)) {
       this.event('Container', name, 'Stopping');
       await this.client.containers.stop(c.Id as string, { t: timeout });
       this.event('Container', name, 'Stopped');
@@ -311,72 +353,117 @@ export class ComposeEngine {
   }
 
   /**
-   * Converges one service's containers to the model: removes extra replicas, recreates those whose
-   * config-hash differs (or all with forceRecreate), creates the missing ones. Returns the ids to start.
+   * Replaces `old` as docker compose does: the new container is created first under a temporary name,
+   * then the old one is stopped and removed and the new one takes its name.
    */
-  async convergeService(name: string, opts: UpOptions = {}): Promise<string[]> {
+  private async recreate(svc: ServiceConfig, old: ContainerSummary, n: number, timeout?: number) {
+    const name = containerName(this.project, svc, n);
+    this.event('Container', nameOf(old), 'Recreate');
+    const tmp = `${(old.Id as string).slice(0, 12)}_${name}`;
+    const id = await this.createContainer(svc, n, { name: tmp, replace: old.Id });
+    try {
+      await this.removeContainer(old, timeout);
+      await this.client.containers.rename(id, name);
+    } catch (err) {
+      // Leave no half-made replacement behind: the old container (if still there) keeps serving.
+      await this.client.containers.remove(id, { force: true }).catch(() => {});
+      throw err;
+    }
+    this.event('Container', name, 'Recreated');
+    return id;
+  }
+
+  /**
+   * Converges one service's containers to the model: removes extra replicas, recreates those whose
+   * config-hash differs (or all with forceRecreate), creates the missing ones — each replica concurrently.
+   * `existing` is the service's current containers when the caller listed them already. Returns what
+   * to start.
+   */
+  async convergeService(
+    name: string,
+    opts: UpOptions = {},
+    existing?: ContainerSummary[],
+  ): Promise<Target[]> {
     const svc = this.service(name);
     const want = opts.scale?.[name] ?? replicas(svc);
     const hash = serviceHash(svc);
-    const existing = await this.containers({ services: [name] });
-    const keep = existing.slice(0, want);
-    for (const c of existing.slice(want)) await this.removeContainer(c, opts.timeout);
-    const ids: string[] = [];
-    const used = new Set<number>();
-    for (const c of keep) {
-      const n = numberOf(c) || 1;
-      used.add(n);
-      const stale = c.Labels?.[LABEL.configHash] !== hash;
-      if (opts.forceRecreate || (stale && !opts.noRecreate)) {
-        this.event('Container', nameOf(c), 'Recreate');
-        await this.removeContainer(c, opts.timeout);
-        ids.push(await this.createContainer(svc, n));
-        this.event('Container', containerName(this.project, svc, n), 'Recreated');
-      } else {
-        ids.push(c.Id as string);
-        if (c.State === 'running') this.event('Container', nameOf(c), 'Running');
-      }
-    }
-    for (let n = 1; ids.length < want; n++) {
-      if (used.has(n)) continue;
-      used.add(n);
-      ids.push(await this.createContainer(svc, n));
-    }
-    return ids;
+    const current = existing ?? (await this.containers({ services: [name] }));
+    const keep = current.slice(0, want);
+    const used = new Set(keep.map((c) => numberOf(c) || 1));
+    const free: number[] = [];
+    for (let n = 1; free.length < want - keep.length; n++) if (!used.has(n)) free.push(n);
+    const [, kept, created] = await Promise.all([
+      settle(current.slice(want).map((c) => this.removeContainer(c, opts.timeout))),
+      settle(
+        keep.map(async (c): Promise<Target> => {
+          const n = numberOf(c) || 1;
+          const stale = c.Labels?.[LABEL.configHash] !== hash;
+          if (opts.forceRecreate || (stale && !opts.noRecreate)) {
+            const id = await this.recreate(svc, c, n, opts.timeout);
+            return { id, name: containerName(this.project, svc, n), running: false };
+          }
+          if (c.State === 'running') this.event('Container', nameOf(c), 'Running');
+          return { id: c.Id as string, name: nameOf(c), running: c.State === 'running' };
+        }),
+      ),
+      settle(
+        free.map(
+          async (n): Promise<Target> => ({
+            id: await this.createContainer(svc, n),
+            name: containerName(this.project, svc, n),
+            running: false,
+          }),
+        ),
+      ),
+    ]);
+    return [...kept, ...created];
   }
 
-  private async startIds(ids: string[]): Promise<void> {
-    for (const id of ids) {
-      const info = await this.client.containers.inspect(id);
-      if (info.State?.Running) continue;
-      const name = (info.Name ?? id).replace(/^\//, '');
-      this.event('Container', name, 'Starting');
-      await this.client.containers.start(id);
-      this.event('Container', name, 'Started');
-    }
+  private async startTargets(targets: Target[]): Promise<void> {
+    await settle(
+      targets
+        .filter((t) => !t.running)
+        .map(async (t) => {
+          this.event('Container', t.name, 'Starting');
+          await this.client.containers.start(t.id);
+          this.event('Container', t.name, 'Started');
+        }),
+    );
   }
 
   /** Waits for the conditions `svc` puts on its dependencies (only those in `inScope`). */
   async waitDependencies(svc: ServiceConfig, inScope: Set<string>): Promise<void> {
-    for (const [dep, cond] of Object.entries(svc.depends_on ?? {})) {
-      if (!inScope.has(dep) || cond.condition === 'service_started') continue;
-      const cs = await this.containers({ services: [dep] });
-      if (cs.length === 0) {
-        if (cond.required) throw badRequest(`service ${svc.name} depends on ${dep}, which has no container`);
-        continue;
-      }
-      for (const c of cs) {
-        const cname = nameOf(c);
-        this.event('Container', cname, 'Waiting');
-        if (cond.condition === 'service_healthy') await this.waitHealthy(c.Id as string, cname);
-        else {
-          const { StatusCode } = await this.client.containers.wait(c.Id as string);
-          if (StatusCode !== 0)
-            throw new BerthError(500, `service "${dep}" didn't complete successfully: exit ${StatusCode}`);
+    const conds = Object.entries(svc.depends_on ?? {}).filter(
+      ([dep, cond]) => inScope.has(dep) && cond.condition !== 'service_started',
+    );
+    if (conds.length === 0) return;
+    const all = await this.containers({ services: conds.map(([dep]) => dep) });
+    await settle(
+      conds.map(async ([dep, cond]) => {
+        const cs = all.filter((c) => serviceOf(c) === dep);
+        if (cs.length === 0) {
+          if (cond.required)
+            throw badRequest(`service ${svc.name} depends on ${dep}, which has no container`);
+          return;
         }
-        this.event('Container', cname, cond.condition === 'service_healthy' ? 'Healthy' : 'Exited');
-      }
-    }
+        await settle(
+          cs.map(async (c) => {
+            const cname = nameOf(c);
+            this.event('Container', cname, 'Waiting');
+            if (cond.condition === 'service_healthy') await this.waitHealthy(c.Id as string, cname);
+            else {
+              const { StatusCode } = await this.client.containers.wait(c.Id as string);
+              if (StatusCode !== 0)
+                throw new BerthError(
+                  500,
+                  `service "${dep}" didn't complete successfully: exit ${StatusCode}`,
+                );
+            }
+            this.event('Container', cname, cond.condition === 'service_healthy' ? 'Healthy' : 'Exited');
+          }),
+        );
+      }),
+    );
   }
 
   async waitHealthy(id: string, name: string): Promise<void> {
@@ -397,39 +484,65 @@ export class ComposeEngine {
     }
   }
 
-  /** `up`: images, networks, volumes, then each service converged and started in dependency order. */
+  /**
+   * `up`: images, then networks and volumes, then every service converged and started as soon as the
+   * services it depends on are (independent services concurrently). The project's containers are listed
+   * once.
+   */
   async up(opts: UpOptions = {}): Promise<string[]> {
     const order = this.scope(opts.services, opts.noDeps);
-    const orphans = await this.orphans();
-    if (orphans.length && opts.removeOrphans)
-      for (const c of orphans) await this.removeContainer(c, opts.timeout);
-    else if (orphans.length)
+    const known = new Set([
+      ...Object.keys(this.project.services),
+      ...Object.keys(this.project.disabledServices),
+    ]);
+    const all = await this.containers({ oneoff: 'any' });
+    const orphans = all.filter((c) => !known.has(serviceOf(c)));
+    const mine = all.filter((c) => known.has(serviceOf(c)) && c.Labels?.[LABEL.oneoff] !== 'True');
+    await this.ensureImages(order, opts.build);
+    await Promise.all([
+      this.ensureNetworks(order),
+      this.ensureVolumes(order),
+      orphans.length && opts.removeOrphans
+        ? settle(orphans.map((c) => this.removeContainer(c, opts.timeout)))
+        : undefined,
+    ]);
+    if (orphans.length && !opts.removeOrphans)
       this.warn(
         `Found orphan containers (${orphans.map(nameOf).join(', ')}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`,
       );
-    await this.ensureImages(order, opts.build);
-    await this.ensureNetworks(order);
-    await this.ensureVolumes(order);
-    const perService = new Map<string, string[]>();
-    await this.graph(order, async (s) => {
-      perService.set(s, await this.convergeService(s, opts));
-    });
-    if (opts.noStart) return order;
+    const perService = new Map<string, Target[]>();
     const inScope = new Set(order);
     await this.graph(order, async (s) => {
+      const targets = await this.convergeService(
+        s,
+        opts,
+        mine.filter((c) => serviceOf(c) === s),
+      );
+      perService.set(s, targets);
+      if (opts.noStart) return;
       await this.waitDependencies(this.service(s), inScope);
-      await this.startIds(perService.get(s) ?? []);
+      await this.startTargets(targets);
     });
-    if (opts.wait)
-      for (const s of order)
-        for (const id of perService.get(s) ?? []) {
+    if (opts.noStart || !opts.wait) return order;
+    await settle(
+      order.flatMap((s) =>
+        (perService.get(s) ?? []).map(async ({ id, name }) => {
           const info = await this.client.containers.inspect(id);
-          const name = (info.Name ?? id).replace(/^\//, '');
           if (info.State?.Health) await this.waitHealthy(id, name);
           else if (!info.State?.Running && info.State?.ExitCode !== 0)
             throw new BerthError(500, `container ${name} exited (${info.State?.ExitCode})`);
-        }
+        }),
+      ),
+    );
     return order;
+  }
+
+  /** What `service` waits for before it is created or started: depends_on and network_mode service:. */
+  private dependencies(service: string): string[] {
+    const svc = this.project.services[service] ?? this.project.disabledServices[service];
+    const deps = Object.keys(svc?.depends_on ?? {});
+    if (svc?.network_mode?.startsWith('service:')) deps.push(svc.network_mode.slice(8));
+    return deps;
   }
 
   /**
@@ -440,48 +553,77 @@ export class ComposeEngine {
     const inOrder = new Set(order);
     const done = new Map<string, Promise<void>>();
     for (const s of order) {
-      const svc = this.service(s);
-      const deps = Object.keys(svc.depends_on ?? {});
-      if (svc.network_mode?.startsWith('service:')) deps.push(svc.network_mode.slice(8));
-      const waits = deps.filter((d) => inOrder.has(d)).map((d) => done.get(d));
+      const waits = this.dependencies(s)
+        .filter((d) => inOrder.has(d))
+        .map((d) => done.get(d));
       done.set(
         s,
         Promise.all(waits).then(() => fn(s)),
       );
     }
-    const results = await Promise.allSettled(done.values());
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settle([...done.values()]);
   }
 
-  /** `start`: starts existing containers in dependency order. */
+  /**
+   * The reverse walk (stop, remove): `fn` runs for a service once every service that depends on it is
+   * done; independent services concurrently. Services outside the model (orphans) go at once.
+   */
+  private async reverseGraph(services: string[], fn: (service: string) => Promise<void>): Promise<void> {
+    const inSet = new Set(services);
+    const dependents = new Map<string, string[]>();
+    for (const s of services)
+      for (const d of this.dependencies(s))
+        if (inSet.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), s]);
+    const done = new Map<string, Promise<void>>();
+    const visit = (s: string, stack: string[]): Promise<void> => {
+      let p = done.get(s);
+      if (p) return p;
+      const first = (dependents.get(s) ?? []).filter((d) => !stack.includes(d));
+      p = Promise.all(first.map((d) => visit(d, [...stack, s]))).then(() => fn(s));
+      done.set(s, p);
+      return p;
+    };
+    await settle(services.map((s) => visit(s, [])));
+  }
+
+  /** The project's (non-one-off) containers of `services` (all when empty), grouped by service. */
+  private async byService(services?: string[]): Promise<Map<string, ContainerSummary[]>> {
+    for (const s of services ?? []) this.service(s);
+    const out = new Map<string, ContainerSummary[]>();
+    for (const c of await this.containers({ services }))
+      out.set(serviceOf(c), [...(out.get(serviceOf(c)) ?? []), c]);
+    return out;
+  }
+
+  /** `start`: starts existing containers in dependency order (independent services concurrently). */
   async start(services?: string[]): Promise<void> {
     const order = this.scope(services, true);
     const inScope = new Set(order);
-    for (const s of order) {
-      const cs = await this.containers({ services: [s] });
-      if (cs.length === 0) continue;
+    const groups = await this.byService(order);
+    await this.graph(order, async (s) => {
+      const cs = groups.get(s) ?? [];
+      if (cs.length === 0) return;
       await this.waitDependencies(this.service(s), inScope);
-      await this.startIds(cs.map((c) => c.Id as string));
-    }
+      await this.startTargets(
+        cs.map((c) => ({ id: c.Id as string, name: nameOf(c), running: c.State === 'running' })),
+      );
+    });
   }
 
-  private reverseOrder(services?: string[]): string[] {
-    const all = dependencyOrder(this.project).reverse();
-    const only = services?.length ? new Set(services) : undefined;
-    for (const s of services ?? []) this.service(s);
-    return all.filter((s) => !only || only.has(s));
-  }
-
+  /** Runs `fn` on the containers of `services` (filtered), by dependency order or its reverse. */
   private async each(
     services: string[] | undefined,
     reverse: boolean,
     fn: (c: ContainerSummary, name: string) => Promise<void>,
     filter: (c: ContainerSummary) => boolean = () => true,
   ): Promise<void> {
-    const order = reverse ? this.reverseOrder(services) : this.scope(services, true);
-    for (const s of order)
-      for (const c of await this.containers({ services: [s] })) if (filter(c)) await fn(c, nameOf(c));
+    const groups = await this.byService(services);
+    const run = async (s: string) => {
+      await settle((groups.get(s) ?? []).filter(filter).map((c) => fn(c, nameOf(c))));
+    };
+    const names = [...groups.keys()].filter((s) => this.project.services[s]);
+    if (reverse) await this.reverseGraph(names, run);
+    else await this.graph(this.scope(names, true), run);
   }
 
   async stop(services?: string[], timeout?: number): Promise<void> {
@@ -493,7 +635,7 @@ export class ComposeEngine {
         await this.client.containers.stop(c.Id as string, { t: timeout });
         this.event('Container', name, 'Stopped');
       },
-      (c) => c.State === 'running' || c.State === 'paused' || c.State === 'restarting',
+      isActive,
     );
   }
 
@@ -555,12 +697,15 @@ export class ComposeEngine {
         this.event('Container', name, 'Removed');
         removed.push(name);
       },
-      (c) => c.State !== 'running' && c.State !== 'paused' && c.State !== 'restarting',
+      (c) => !isActive(c),
     );
-    return removed;
+    return removed.sort();
   }
 
-  /** `down`: containers (in reverse dependency order), then networks, then volumes and images on request. */
+  /**
+   * `down`: containers (dependents first, everything else at once; one list call), then the networks and,
+   * on request, volumes and images — each kind in parallel.
+   */
   async down(opts: DownOptions = {}): Promise<void> {
     const known = new Set([
       ...Object.keys(this.project.services),
@@ -571,66 +716,57 @@ export class ComposeEngine {
     const orphans = all.filter((c) => !known.has(serviceOf(c)));
     if (orphans.length && !opts.removeOrphans)
       this.warn(`Found orphan containers (${orphans.map(nameOf).join(', ')}) for this project.`);
-    // Dependents go first; services that do not depend on each other stop concurrently.
-    const byService = new Map<string, ContainerSummary[]>();
-    for (const c of targets) byService.set(serviceOf(c), [...(byService.get(serviceOf(c)) ?? []), c]);
-    const dependents = new Map<string, string[]>();
-    for (const [n, svc] of Object.entries({ ...this.project.disabledServices, ...this.project.services }))
-      for (const d of Object.keys(svc.depends_on ?? {})) dependents.set(d, [...(dependents.get(d) ?? []), n]);
-    const done = new Map<string, Promise<void>>();
-    const removeService = (name: string, stack: string[]): Promise<void> => {
-      let p = done.get(name);
-      if (p) return p;
-      const after = (dependents.get(name) ?? []).filter((d) => !stack.includes(d));
-      p = Promise.all(after.map((d) => removeService(d, [...stack, name]))).then(async () => {
-        await Promise.all((byService.get(name) ?? []).map((c) => this.removeContainer(c, opts.timeout)));
-      });
-      done.set(name, p);
-      return p;
-    };
-    const results = await Promise.allSettled([...byService.keys()].map((n) => removeService(n, [])));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const groups = new Map<string, ContainerSummary[]>();
+    for (const c of targets) groups.set(serviceOf(c), [...(groups.get(serviceOf(c)) ?? []), c]);
+    await this.reverseGraph([...groups.keys()], async (s) => {
+      await settle((groups.get(s) ?? []).map((c) => this.removeContainer(c, opts.timeout)));
+    });
 
-    const nets = await this.client.networks.list({ filters: projectFilter(this.project.name) });
-    for (const [key, cfg] of Object.entries(this.project.networks)) {
-      if (cfg.external) continue;
-      const name = cfg.name ?? `${this.project.name}_${key}`;
-      const n = nets.find((x) => x.Name === name);
-      if (!n) continue;
-      this.event('Network', name, 'Removing');
-      await this.client.networks.remove(n.Id ?? name);
-      this.event('Network', name, 'Removed');
+    const ownNetworks = Object.entries(this.project.networks).filter(([, cfg]) => !cfg.external);
+    if (ownNetworks.length) {
+      const nets = await this.client.networks.list({ filters: projectFilter(this.project.name) });
+      await settle(
+        ownNetworks.map(async ([key, cfg]) => {
+          const name = cfg.name ?? `${this.project.name}_${key}`;
+          const n = nets.find((x) => x.Name === name);
+          if (!n) return;
+          this.event('Network', name, 'Removing');
+          await this.client.networks.remove(n.Id ?? name);
+          this.event('Network', name, 'Removed');
+        }),
+      );
     }
     if (opts.volumes)
-      for (const [key, cfg] of Object.entries(this.project.volumes)) {
-        if (cfg.external) continue;
-        const name = cfg.name ?? `${this.project.name}_${key}`;
-        try {
-          const v = await this.client.volumes.inspect(name);
-          if (v.Labels?.[LABEL.project] !== this.project.name) continue;
-        } catch {
-          continue;
-        }
-        this.event('Volume', name, 'Removing');
-        await this.client.volumes.remove(name);
-        this.event('Volume', name, 'Removed');
-      }
+      await settle(
+        Object.entries(this.project.volumes).map(async ([key, cfg]) => {
+          if (cfg.external) return;
+          const name = cfg.name ?? `${this.project.name}_${key}`;
+          try {
+            const v = await this.client.volumes.inspect(name);
+            if (v.Labels?.[LABEL.project] !== this.project.name) return;
+          } catch {
+            return;
+          }
+          this.event('Volume', name, 'Removing');
+          await this.client.volumes.remove(name);
+          this.event('Volume', name, 'Removed');
+        }),
+      );
     if (opts.rmi) {
-      const seen = new Set<string>();
-      for (const svc of Object.values(this.project.services)) {
-        if (opts.rmi === 'local' && svc.image) continue;
-        const ref = imageName(this.project, svc.name);
-        if (seen.has(ref)) continue;
-        seen.add(ref);
-        try {
-          await this.client.images.remove(ref);
-          this.event('Image', ref, 'Removed');
-        } catch (err) {
-          if ((err as { status?: number }).status !== 404)
-            this.warn(`image ${ref}: ${(err as Error).message}`);
-        }
-      }
+      const refs = new Set<string>();
+      for (const svc of Object.values(this.project.services))
+        if (opts.rmi === 'all' || !svc.image) refs.add(imageName(this.project, svc.name));
+      await settle(
+        [...refs].map(async (ref) => {
+          try {
+            await this.client.images.remove(ref);
+            this.event('Image', ref, 'Removed');
+          } catch (err) {
+            if ((err as { status?: number }).status !== 404)
+              this.warn(`image ${ref}: ${(err as Error).message}`);
+          }
+        }),
+      );
     }
   }
 
