@@ -1,6 +1,12 @@
 // The transport of the Engine API client: requests over a unix socket or TCP, version negotiation through
 // /_ping, typed errors carrying the daemon's message, newline-delimited JSON streams and hijacked streams.
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import {
+  Agent,
+  type ClientRequest,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { BerthError } from '../util/index.js';
@@ -136,6 +142,55 @@ export interface EngineClientOptions {
   version?: string;
 }
 
+/** Methods a request may be re-sent with when its keep-alive socket was found dead. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** How a socket the server closed while idle fails when reused: the write or the read hits the close. */
+const STALE_CODES = new Set(['ECONNRESET', 'EPIPE']);
+/** Each retry takes another pooled socket (or a new one); all 16 pooled ones may be stale. */
+const MAX_STALE_RETRIES = 16;
+/** Idle sockets are dropped after this long unless the server announces a shorter keep-alive timeout. */
+export const IDLE_SOCKET_TIMEOUT_MS = 4000;
+
+class StaleSocketError extends Error {
+  override readonly cause: Error;
+  constructor(cause: Error) {
+    super(`reused connection failed: ${cause.message}`);
+    this.cause = cause;
+  }
+}
+
+/**
+ * Keeps sockets alive between requests, but closes an idle one before the server would: a second under
+ * the server's announced `Keep-Alive: timeout=N`, and after IDLE_SOCKET_TIMEOUT_MS at most (dockerd
+ * announces nothing). Node's agent honours the hint only when given a socket timeout, which would also
+ * apply to long-lived streams (logs -f, events, attach); here the timeout covers idle time only.
+ */
+class KeepAliveAgent extends Agent {
+  constructor() {
+    super({ keepAlive: true, maxSockets: 16 });
+  }
+
+  override keepSocketAlive(socket: Socket): boolean {
+    socket.setKeepAlive(true, 1000);
+    socket.unref();
+    const res = (socket as Socket & { _httpMessage?: { res?: IncomingMessage } })._httpMessage?.res;
+    const hint = /^timeout=(\d+)/.exec(String(res?.headers['keep-alive'] ?? ''))?.[1];
+    const idle =
+      hint === undefined
+        ? IDLE_SOCKET_TIMEOUT_MS
+        : Math.min(IDLE_SOCKET_TIMEOUT_MS, Number(hint) * 1000 - 1000);
+    if (idle <= 0) return false;
+    // The agent destroys a free socket on 'timeout'.
+    socket.setTimeout(idle);
+    return true;
+  }
+
+  override reuseSocket(socket: Socket, req: ClientRequest): void {
+    socket.setTimeout(0);
+    super.reuseSocket(socket, req);
+  }
+}
+
 export class EngineTransport {
   readonly host: string;
   readonly address: HostAddress;
@@ -147,7 +202,7 @@ export class EngineTransport {
     this.host = options.host ?? hostFromEnv();
     this.address = parseHost(this.host);
     this.version = options.version;
-    this.agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    this.agent = new KeepAliveAgent();
   }
 
   /** Closes idle keep-alive connections (so a CLI process can exit at once). */
@@ -186,7 +241,11 @@ export class EngineTransport {
     return this.negotiating;
   }
 
-  /** A request whose error statuses are returned, not thrown. */
+  /**
+   * A request whose error statuses are returned, not thrown. An idempotent request whose reused
+   * keep-alive socket turns out dead before any response byte (the daemon closed it while idle) is sent
+   * again on another socket: the daemon never saw it.
+   */
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
     const prefix = opts.versioned === false ? '' : `/v${await this.apiVersion()}`;
     const fullPath = `${prefix}${path}${encodeQuery(opts.query)}`;
@@ -201,9 +260,32 @@ export class EngineTransport {
     }
     if (typeof body === 'string' || Buffer.isBuffer(body))
       headers['Content-Length'] = String(Buffer.byteLength(body));
+    // A streamed body cannot be sent twice.
+    const retriable = IDEMPOTENT.has(method) && !(body instanceof Readable);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.send1(method, path, fullPath, headers, body, opts.signal);
+      } catch (err) {
+        if (!(err instanceof StaleSocketError)) throw err;
+        if (!retriable || attempt >= MAX_STALE_RETRIES) throw err.cause;
+      }
+    }
+  }
+
+  /** One HTTP exchange; a dead reused socket rejects with StaleSocketError. */
+  private send1(
+    method: string,
+    path: string,
+    fullPath: string,
+    headers: Record<string, string>,
+    body: Buffer | string | Readable | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<EngineResponse> {
     const target =
       'socketPath' in this.address
-        ? { socketPath: this.address.socketPath }
+        ? // servername '' keeps the agent from deriving a TLS server name from the Host header: that
+          // check (net.isIP) compiles a large regular expression, ~10 ms of every CLI start.
+          { socketPath: this.address.socketPath, servername: '' }
         : { host: this.address.host, port: this.address.port };
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -213,7 +295,7 @@ export class EngineTransport {
           path: fullPath,
           headers: { Host: 'docker', ...headers },
           agent: this.agent,
-          signal: opts.signal,
+          signal,
         },
         (res) => {
           resolve({
@@ -240,6 +322,9 @@ export class EngineTransport {
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK'].includes(err.code ?? '')) {
           reject(new DaemonUnreachableError(this.host, err));
+        } else if (req.reusedSocket && STALE_CODES.has(err.code ?? '') && !signal?.aborted) {
+          // The response callback has not run (the promise would be settled): no response byte came.
+          reject(new StaleSocketError(err));
         } else reject(err);
       });
       if (body instanceof Readable) {
