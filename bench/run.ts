@@ -43,10 +43,14 @@ function ok(env: NodeJS.ProcessEnv, argv: string[], timeoutMs = 120_000): string
   return r.stdout.trim();
 }
 
-/** RSS in bytes of the processes whose command line contains `needle`. */
-function rssOf(pred: (cmdline: string) => boolean): { pids: number[]; bytes: number } {
+/**
+ * RSS in bytes of the processes whose command line satisfies `pred`, and their PSS (shared pages
+ * divided among the processes sharing them: what one more monitor really costs).
+ */
+function rssOf(pred: (cmdline: string) => boolean): { pids: number[]; bytes: number; pss: number } {
   const pids: number[] = [];
   let bytes = 0;
+  let pss = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -56,21 +60,23 @@ function rssOf(pred: (cmdline: string) => boolean): { pids: number[]; bytes: num
       if (!m) continue;
       pids.push(Number(name));
       bytes += Number(m[1]) * 1024;
+      const p = readFileSync(`/proc/${name}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
+      pss += Number(p?.[1] ?? 0) * 1024;
     } catch {
       // the process went away
     }
   }
-  return { pids, bytes };
+  return { pids, bytes, pss };
 }
 
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
 
-/** The berth CLI, compiled: dist/ when it is newer than the CLI's entry, else a private build (tsc). */
+/**
+ * The berth CLI (and daemon), compiled: a private tsc build of the tree as it is now (dist/ may be
+ * older than the sources; tsx would add its loader to the daemon's memory and start-up).
+ */
 function berthCli(tmp: string): { cmd: string; pre: string[]; how: string } {
-  const dist = join(REPO, 'dist/src/cli/main.js');
   const src = join(REPO, 'src/cli/main.ts');
-  if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs)
-    return { cmd: process.execPath, pre: [join(REPO, 'bin/berth')], how: 'node bin/berth' };
   const out = join(tmp, 'dist');
   symlinkSync(join(REPO, 'node_modules'), join(tmp, 'node_modules'));
   spawnSync('npx', ['tsc', '-p', join(REPO, 'tsconfig.json'), '--outDir', out], {
@@ -85,8 +91,9 @@ function berthCli(tmp: string): { cmd: string; pre: string[]; how: string } {
 
 async function main() {
   const t = tempDir('berth-bench-run-');
+  const cli = berthCli(t.path);
   process.env.BERTH_TRACE = 'phases';
-  const berth = await startTestDaemon();
+  const berth = await startTestDaemon({ berthArgv: cli.pre });
   delete process.env.BERTH_TRACE;
   const dockerd = await startDockerd();
   try {
@@ -99,7 +106,6 @@ async function main() {
     const benv = berth.env;
     ok(benv, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
     ok(denv, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
-    const cli = berthCli(t.path);
 
     const rows: [string, () => number][] = [
       [
@@ -119,9 +125,18 @@ async function main() {
     ];
     // Warm up (page cache, JIT), then alternate the rows round by round so drift hits all of them.
     for (const [, fn] of rows) for (let i = 0; i < 2; i++) fn();
-    const logStart = readFileSync(berth.logPath, 'utf8').length;
+    const logLength = () => statSync(berth.logPath).size;
+    const logStart = logLength();
     const times = rows.map(() => [] as number[]);
-    for (let r = 0; r < RUNS; r++) for (const [i, [, fn]] of rows.entries()) times[i]!.push(fn());
+    // Which row each traced container belongs to: the row during which its create line was logged.
+    const windows: { row: number; from: number; to: number }[] = [];
+    for (let r = 0; r < RUNS; r++)
+      for (const [i, [, fn]] of rows.entries()) {
+        const from = logLength();
+        times[i]!.push(fn());
+        windows.push({ row: i, from, to: logLength() });
+      }
+    await new Promise((r) => setTimeout(r, 500)); // background clean-ups log their phases last
 
     console.log(`\nrun --rm busybox true, median of ${RUNS} (berth CLI: ${cli.how})`);
     const med = times.map(median);
@@ -130,21 +145,35 @@ async function main() {
     console.log(`  ratio dockerd / berth (bridge):            ${(med[0]! / med[2]!).toFixed(2)}×`);
     console.log(`  ratio dockerd / berth run (none):          ${(med[0]! / med[3]!).toFixed(2)}×`);
 
-    // berth's own phases during the timed rounds.
-    const trace = readFileSync(berth.logPath, 'utf8').slice(logStart).split('\n');
-    const phases = new Map<string, number[]>();
-    for (const line of trace) {
-      const m = line.match(/^berth-trace \S+ (\S+) (.*)$/);
+    // berth's own phases during the timed rounds, per row.
+    const log = readFileSync(berth.logPath);
+    const rowOf = new Map<string, number>();
+    const phases = rows.map(() => new Map<string, number[]>());
+    let offset = 0;
+    for (const line of log.toString('utf8').split('\n')) {
+      const at = offset;
+      offset += Buffer.byteLength(line) + 1;
+      if (at < logStart) continue;
+      const m = line.match(/^berth-trace (\S+) (\S+) (.*)$/);
       if (!m) continue;
-      for (const kv of m[2]!.split(' ')) {
+      if (m[2] === 'create' && !rowOf.has(m[1]!)) {
+        const w = windows.find((x) => at >= x.from && at < x.to);
+        if (w) rowOf.set(m[1]!, w.row);
+      }
+      const row = rowOf.get(m[1]!);
+      if (row === undefined) continue;
+      for (const kv of m[3]!.split(' ')) {
         const [k, v] = kv.split('=');
         if (!k || v === undefined) continue;
-        const key = `${m[1]}.${k}`;
-        phases.set(key, [...(phases.get(key) ?? []), Number(v)]);
+        const key = `${m[2]}.${k}`;
+        phases[row]!.set(key, [...(phases[row]!.get(key) ?? []), Number(v)]);
       }
     }
-    console.log('\nberth daemon phases (median ms over the timed runs)');
-    for (const [k, v] of phases) console.log(`  ${k.padEnd(24)} ${median(v).toFixed(1).padStart(7)}`);
+    for (const [i, [label]] of rows.entries()) {
+      if (phases[i]!.size === 0) continue;
+      console.log(`\nberth daemon phases, ${label.trim()} (median ms over the timed runs)`);
+      for (const [k, v] of phases[i]!) console.log(`  ${k.padEnd(24)} ${median(v).toFixed(1).padStart(7)}`);
+    }
     // Idle memory, then 50 detached containers on each.
     const berthDaemon = (c: string) => c.includes(`${berth.root}/data`) && c.includes(' daemon ');
     const berthMonitors = (c: string) => /^\S*conmon /.test(c) && c.includes(berth.root);
@@ -196,7 +225,11 @@ async function main() {
     console.log(
       `                        dockerd ${mb(perDocker)} (dockerd+containerd +${mb(dockerLoaded - idleDocker)}, ${shims.pids.length} shims ${mb(shims.bytes)})   ratio ${(perDocker / perBerth).toFixed(2)}×`,
     );
+    console.log(
+      `  monitor PSS per container: berth conmon ${mb(conmons.pss / Math.max(1, conmons.pids.length))}   dockerd shim ${mb(shims.pss / Math.max(1, shims.pids.length))}`,
+    );
     console.log(`  idle daemon RSS: berth ${mb(idleBerth)}   dockerd+containerd ${mb(idleDocker)}`);
+    console.log(`  daemon RSS after the fleet was removed: berth ${mb(rssOf(berthDaemon).bytes)}`);
   } finally {
     await berth.stop();
     await dockerd.stop();

@@ -88,6 +88,8 @@ export class ContainerService {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** Containers whose exit was handled: runtime state, network and mounts are released already. */
   private readonly released = new Set<string>();
+  /** Background clean-ups of exited AutoRemove containers (daemon shutdown waits for them). */
+  private readonly reaping = new Set<Promise<void>>();
   /** Restarts decided while init() runs, scheduled once the network state is reconciled. */
   private deferredRestarts: (() => void)[] | undefined;
   /** Serialises lifecycle operations per container (start vs stop vs remove races). */
@@ -331,14 +333,16 @@ export class ContainerService {
         await mkdir(files.upper, { recursive: true });
         await mkdir(files.work, { recursive: true });
         await mkdir(containerPaths(dir).rootfs, { recursive: true });
-        await this.store.add(record);
+        this.store.add(record);
         trace.mark('record');
         await this.mountRootfs(record);
         trace.mark('mount');
-        const resolved = await this.deps.volumes.resolveMounts(this.mountRequest(record));
-        record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
-        // Mounts are made ready again at every start; until then nothing stays mounted for it.
-        await this.deps.volumes.deactivate(id);
+        if (!this.mountless(record)) {
+          const resolved = await this.deps.volumes.resolveMounts(this.mountRequest(record));
+          record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
+          // Mounts are made ready again at every start; until then nothing stays mounted for it.
+          await this.deps.volumes.deactivate(id);
+        }
         trace.mark('volumes');
         await this.store.save(record);
         trace.done('save');
@@ -349,6 +353,22 @@ export class ContainerService {
     });
     this.publish(record, 'create');
     return { Id: id, Warnings: [] };
+  }
+
+  /**
+   * A container without binds, mounts, tmpfs, volumes-from or image volumes: the volumes service has
+   * nothing to resolve, reference or release for it (four record writes saved per run).
+   */
+  private mountless(rec: ContainerRecord): boolean {
+    const hc = rec.HostConfig;
+    const volumes = rec.Config.Volumes;
+    return (
+      !hc.Binds?.length &&
+      !hc.Mounts?.length &&
+      Object.keys(hc.Tmpfs ?? {}).length === 0 &&
+      !hc.VolumesFrom?.length &&
+      (Array.isArray(volumes) ? volumes.length === 0 : Object.keys(volumes ?? {}).length === 0)
+    );
   }
 
   /** What the volumes service needs to resolve a container's mounts (the same at create and every start). */
@@ -438,35 +458,56 @@ export class ContainerService {
     try {
       await this.mountRootfs(rec);
       trace.mark('mount');
-      const netns = await this.setUpNetwork(rec);
-      trace.mark('network');
-      await this.writeEtcFiles(rec);
-      trace.mark('etc');
-      const ociMounts: ResolvedMount[] = (await this.deps.volumes.resolveMounts(this.mountRequest(rec)))
-        .ociMounts;
-      trace.mark('volumes');
-      const spec: OciSpec = generateSpec({
-        id: rec.Id,
-        rootfs: paths.rootfs,
-        config: rec.Config as Parameters<typeof generateSpec>[0]['config'],
-        hostConfig: rec.HostConfig as Parameters<typeof generateSpec>[0]['hostConfig'],
-        mounts: ociMounts,
-        etc: { hosts: files.hosts, resolvConf: files.resolvConf, hostname: files.hostname },
-        netns,
-      });
-      clampCapabilities(spec);
-      trace.mark('spec');
-      const created = await this.deps.runtime.create({
-        id: rec.Id,
-        dir,
-        spec,
-        tty: rec.Config.Tty,
-        openStdin: rec.Config.OpenStdin,
-        stdinOnce: rec.Config.StdinOnce,
-        name: rec.Name,
-      });
+      const { netns, plumb } = await this.prepareNetwork(rec);
+      trace.mark('netns');
+      // The bridge plumbing (veth, addresses, routes, rules) only needs the namespace: it runs while
+      // the runtime creates the container in it, and the etc files get their content (the address)
+      // after it, in place (the runtime bind-mounts the inodes, the process reads them after start).
+      let plumbMs = 0;
+      const plumbing = plumb
+        ? (async () => {
+            const t0 = performance.now();
+            await ensureFiles([files.hosts, files.resolvConf, files.hostname]);
+            await plumb();
+            await this.writeEtcFiles(rec);
+            plumbMs = performance.now() - t0;
+          })()
+        : this.writeEtcFiles(rec);
+      // With nothing to overlap, the etc files must exist before the runtime bind-mounts them.
+      if (!plumb) await plumbing;
+      const creating = (async () => {
+        const ociMounts: ResolvedMount[] = this.mountless(rec)
+          ? []
+          : (await this.deps.volumes.resolveMounts(this.mountRequest(rec))).ociMounts;
+        const spec: OciSpec = generateSpec({
+          id: rec.Id,
+          rootfs: paths.rootfs,
+          config: rec.Config as Parameters<typeof generateSpec>[0]['config'],
+          hostConfig: rec.HostConfig as Parameters<typeof generateSpec>[0]['hostConfig'],
+          mounts: ociMounts,
+          etc: { hosts: files.hosts, resolvConf: files.resolvConf, hostname: files.hostname },
+          netns,
+        });
+        clampCapabilities(spec);
+        if (plumb) await ensureFiles([files.hosts, files.resolvConf, files.hostname]);
+        return this.deps.runtime.create({
+          id: rec.Id,
+          dir,
+          spec,
+          tty: rec.Config.Tty,
+          openStdin: rec.Config.OpenStdin,
+          stdinOnce: rec.Config.StdinOnce,
+          name: rec.Name,
+        });
+      })();
+      // Both settle before anything else: a failure's clean-up must not race the other half.
+      const [plumbed, made] = await Promise.allSettled([plumbing, creating]);
+      if (made.status === 'rejected') throw made.reason;
+      if (plumbed.status === 'rejected') throw plumbed.reason;
+      const created = made.value;
       rec.MonitorPid = created.conmonPid;
       if (netns === undefined) rec.SandboxKey = `/proc/${created.pid}/ns/net`;
+      if (plumb) trace.add('network', plumbMs);
       trace.mark('conmon-create');
       await this.releasePendingAttach(rec.Id, true);
       trace.mark('attach');
@@ -513,8 +554,13 @@ export class ContainerService {
     return 'started';
   }
 
-  /** Creates the network namespace and joins the container's networks; returns the netns for the spec. */
-  private async setUpNetwork(rec: ContainerRecord): Promise<string | undefined> {
+  /**
+   * Creates the network namespace; returns it for the spec, and for a bridge/user network the
+   * `plumb` step that joins the container's networks (it runs alongside the runtime's create).
+   */
+  private async prepareNetwork(
+    rec: ContainerRecord,
+  ): Promise<{ netns: string | undefined; plumb?: () => Promise<void> }> {
     const mode =
       rec.HostConfig.NetworkMode === 'default' || !rec.HostConfig.NetworkMode
         ? 'bridge'
@@ -523,22 +569,30 @@ export class ContainerService {
     rec.Ports = {};
     if (mode === 'host') {
       rec.SandboxKey = '';
-      return 'host';
+      return { netns: 'host' };
     }
     if (mode.startsWith('container:')) {
       const other = this.store.get(mode.slice('container:'.length));
       if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
       rec.SandboxKey = other.SandboxKey || `/proc/${other.State.Pid}/ns/net`;
-      return rec.SandboxKey;
+      return { netns: rec.SandboxKey };
     }
     if (mode === 'none') {
       // runc makes the namespace (loopback up) itself: no named netns to create and delete per run.
       // SandboxKey is filled in once the container's pid is known.
       rec.SandboxKey = '';
-      return undefined;
+      return { netns: undefined };
     }
-    const netns = await this.deps.networks.createSandbox(rec.Id);
+    // A named network's existence is checked before anything is made (a 404 leaves nothing behind).
+    this.deps.networks.inspect(mode);
+    // Loopback comes up in the connect's own `ip` batch.
+    const netns = await this.deps.networks.createSandbox(rec.Id, { loopback: false });
     rec.SandboxKey = netns;
+    return { netns, plumb: () => this.joinNetworks(rec, mode, netns) };
+  }
+
+  /** Connects the sandbox to the container's networks (the first one gets the published ports). */
+  private async joinNetworks(rec: ContainerRecord, mode: string, netns: string): Promise<void> {
     const requested = (rec as ContainerRecord & { RequestedIPs?: Record<string, string> }).RequestedIPs ?? {};
     const names = [
       mode,
@@ -576,12 +630,10 @@ export class ContainerService {
       await this.tearDownNetwork(rec).catch(() => {});
       throw err;
     }
-    return netns;
   }
 
   private async tearDownNetwork(rec: ContainerRecord): Promise<void> {
-    await this.deps.networks.disconnectAll(rec.Id);
-    await this.deps.networks.destroySandbox(rec.Id);
+    await this.deps.networks.releaseContainer(rec.Id);
   }
 
   private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
@@ -703,16 +755,21 @@ export class ContainerService {
     this.health.get(rec.Id)?.stop();
     this.health.delete(rec.Id);
     // The runtime state, the network and the mounts are independent: release them side by side.
-    await Promise.all([
+    const release = Promise.all([
       this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {}),
       this.tearDownNetwork(rec).catch(() => {}),
-      this.deps.volumes
-        .deactivate(rec.Id)
+      (this.mountless(rec) ? Promise.resolve() : this.deps.volumes.deactivate(rec.Id))
         .catch(() => {})
         .then(() => this.unmountRootfs(rec))
         .catch(() => {}),
-    ]);
-    this.released.add(rec.Id);
+    ]).then(() => {
+      this.released.add(rec.Id);
+    });
+    if (rec.HostConfig.AutoRemove && !recovering) {
+      this.autoRemove(rec, exitCode, finishedAt, oomKilled, release, trace);
+      return;
+    }
+    await release;
     trace.mark('cleanup');
     const ranFor =
       Date.parse(rec.State.StartedAt) > 0 ? finishedAt.getTime() - Date.parse(rec.State.StartedAt) : 0;
@@ -762,6 +819,56 @@ export class ContainerService {
       return;
     }
     this.scheduleRestart(rec, decision.delayMs);
+  }
+
+  /**
+   * The exit of an AutoRemove container (`run --rm`): the record leaves the index at once (name free,
+   * lookups 404) and the "exit" and "removed" waiters are answered, so the client is not held while
+   * the runtime state, network, mounts and files go; that clean-up goes on in the background (close()
+   * waits for it). A crash meanwhile leaves a "running" record that recovery finds exited and removes.
+   */
+  private autoRemove(
+    rec: ContainerRecord,
+    exitCode: number,
+    finishedAt: Date,
+    oomKilled: boolean,
+    release: Promise<void>,
+    trace: ReturnType<typeof phaseTrace>,
+  ): void {
+    rec.State = {
+      ...rec.State,
+      Status: 'removing',
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: oomKilled,
+      Pid: 0,
+      ExitCode: exitCode,
+      FinishedAt: finishedAt.toISOString(),
+    };
+    rec.Ports = {};
+    this.cancelRestart(rec, false);
+    this.exitWatches.get(rec.Id)?.abort();
+    this.store.forget(rec);
+    this.publish(rec, 'die', { exitCode: String(exitCode) });
+    this.notify(rec.Id, 'exit', exitCode);
+    this.notify(rec.Id, 'removed', exitCode);
+    trace.mark('answer');
+    const reap = (async () => {
+      await release;
+      trace.mark('cleanup');
+      this.released.delete(rec.Id);
+      if (!this.mountless(rec))
+        await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: true }).catch(() => {});
+      await this.destroyFiles(rec).catch((err) =>
+        console.error(`berth: removing the files of ${rec.Id}: ${(err as Error).message}`),
+      );
+      this.publish(rec, 'destroy');
+      await this.releasePendingAttach(rec.Id, false);
+      trace.done('remove');
+    })();
+    this.reaping.add(reap);
+    reap.finally(() => this.reaping.delete(reap));
   }
 
   private scheduleRestart(rec: ContainerRecord, delayMs: number): void {
@@ -950,7 +1057,8 @@ export class ContainerService {
       await this.tearDownNetwork(rec).catch(() => {});
     }
     this.released.delete(rec.Id);
-    await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: !!opts.volumes });
+    if (!this.mountless(rec) || rec.Mounts.length > 0)
+      await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: !!opts.volumes });
     await this.destroyFiles(rec);
     this.publish(rec, 'destroy');
     this.notify(rec.Id, 'removed', rec.State.ExitCode);
@@ -1115,6 +1223,7 @@ export class ContainerService {
     for (const c of this.exitWatches.values()) c.abort();
     for (const m of this.health.values()) m.stop();
     for (const t of this.restartTimers.values()) clearTimeout(t);
+    await Promise.allSettled([...this.reaping]);
   }
 }
 
@@ -1210,12 +1319,21 @@ function phaseTrace(id: string, op: string) {
   };
   return {
     mark,
+    /** A phase that overlapped others: its own duration, the running mark unchanged. */
+    add(phase: string, ms: number) {
+      if (on) parts.push(`${phase}=${ms.toFixed(2)}`);
+    },
     done(phase?: string) {
       if (!on) return;
       if (phase) mark(phase);
       console.error(`berth-trace ${id.slice(0, 12)} ${op} ${parts.join(' ')}`);
     },
   };
+}
+
+/** Creates the files if missing, keeping the inode (and content) of existing ones. */
+async function ensureFiles(paths: readonly string[]): Promise<void> {
+  await Promise.all(paths.map((p) => writeFile(p, '', { flag: 'a' })));
 }
 
 function sleep(ms: number): Promise<void> {

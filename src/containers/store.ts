@@ -59,8 +59,11 @@ export class ContainerStore {
     return this.byName.get(name);
   }
 
-  /** Reserves the name for the record and writes it; 409 when the name is in use. */
-  async add(record: ContainerRecord): Promise<void> {
+  /**
+   * Reserves the name for the record (in memory; the caller's first save writes it: a crash before
+   * that leaves a directory without a record, which load() reports as broken); 409 when the name is in use.
+   */
+  add(record: ContainerRecord): void {
     const holder = this.byName.get(record.Name);
     if (holder && holder !== record.Id) {
       throw conflict(
@@ -69,7 +72,6 @@ export class ContainerStore {
     }
     this.byId.set(record.Id, record);
     this.byName.set(record.Name, record.Id);
-    await this.save(record);
   }
 
   async save(record: ContainerRecord): Promise<void> {
@@ -89,10 +91,15 @@ export class ContainerStore {
     await this.save(record);
   }
 
-  /** Forgets the record and removes its directory (the caller has unmounted everything). */
-  async remove(record: ContainerRecord): Promise<void> {
+  /** Drops the record from the index only (name free, lookups 404); its files stay until remove(). */
+  forget(record: ContainerRecord): void {
     this.byId.delete(record.Id);
     if (this.byName.get(record.Name) === record.Id) this.byName.delete(record.Name);
+  }
+
+  /** Forgets the record and removes its directory (the caller has unmounted everything). */
+  async remove(record: ContainerRecord): Promise<void> {
+    this.forget(record);
     await rm(this.dir(record.Id), { recursive: true, force: true });
   }
 }

@@ -2,11 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createApiServer, Router } from '../api/index.js';
-import { registerBuildRoutes } from '../api/routes/build.js';
+import { createApiServer, type Handler, type Method, Router } from '../api/index.js';
 import { registerContainerFileRoutes } from '../api/routes/container-files.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
-import { registerDistributionRoutes } from '../api/routes/distribution.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
 import { registerImageRoutes } from '../api/routes/images.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
@@ -17,11 +15,63 @@ import { ContainerService } from '../containers/index.js';
 import { ImageService } from '../images/index.js';
 import { NetworkService } from '../network/index.js';
 import { crunUsable, OciRuntime, pickRuntime } from '../runtime/index.js';
-import { conflict, randomId } from '../util/index.js';
+import { conflict, internal, randomId } from '../util/index.js';
 import { VolumeService } from '../volumes/index.js';
 import type { DaemonConfig } from './config.js';
 import type { DaemonContext } from './context.js';
 import { EventBus } from './events.js';
+
+/**
+ * Routes of rarely used, heavy modules (the builder, the registry client), loaded on their first
+ * request: the daemon's idle memory does not carry them. Each list must name every route its module
+ * registers (test/unit/daemon/lazy-routes.test.ts compares them).
+ */
+export const LAZY_ROUTES = {
+  build: [
+    ['POST', '/build/prune'],
+    ['POST', '/build/cancel'],
+    ['POST', '/build'],
+  ],
+  distribution: [
+    ['POST', '/images/:name+/push'],
+    ['POST', '/auth'],
+    ['GET', '/distribution/:name+/json'],
+  ],
+} as const satisfies Record<string, readonly (readonly [Method, string])[]>;
+
+/** A Router that only records what is registered on it (method and pattern → handler). */
+export class RecordingRouter extends Router {
+  readonly handlers = new Map<string, Handler>();
+  override add(method: Method, pattern: string, handler: Handler): this {
+    this.handlers.set(`${method} ${pattern}`, handler);
+    return this;
+  }
+}
+
+/** Registers `routes` on `router`; the first request loads `register`'s module and hands over to it. */
+function lazyRoutes(
+  router: Router,
+  routes: readonly (readonly [Method, string])[],
+  load: () => Promise<(r: Router) => void>,
+): () => Promise<RecordingRouter> {
+  let loaded: Promise<RecordingRouter> | undefined;
+  const real = () => {
+    loaded ??= load().then((register) => {
+      const rec = new RecordingRouter();
+      register(rec);
+      return rec;
+    });
+    return loaded;
+  };
+  for (const [method, pattern] of routes) {
+    router.add(method, pattern, async (req) => {
+      const handler = (await real()).handlers.get(`${method} ${pattern}`);
+      if (!handler) throw internal(`route ${method} ${pattern} is not registered by its module`);
+      return handler(req);
+    });
+  }
+  return real;
+}
 
 export interface RunningDaemon {
   context: DaemonContext;
@@ -131,10 +181,23 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   registerContainerFileRoutes(router, context);
   registerExecRoutes(router, execs);
   registerImageRoutes(router, context);
-  registerDistributionRoutes(router, context);
+  const distribution = lazyRoutes(router, LAZY_ROUTES.distribution, async () => {
+    const { registerDistributionRoutes } = await import('../api/routes/distribution.js');
+    return (r) => registerDistributionRoutes(r, context);
+  });
+  // A pull (POST /images/create, a build's FROM) loads the registry client; registering it replaces this.
+  const lazyPull: NonNullable<DaemonContext['pull']> = async (ref, opts) => {
+    await distribution();
+    if (context.pull === lazyPull) throw internal('the registry client did not register its pull');
+    await context.pull!(ref, opts);
+  };
+  context.pull = lazyPull;
   registerNetworkRoutes(router, context);
   registerVolumeRoutes(router, context);
-  registerBuildRoutes(router, context);
+  lazyRoutes(router, LAZY_ROUTES.build, async () => {
+    const { registerBuildRoutes } = await import('../api/routes/build.js');
+    return (r) => registerBuildRoutes(r, context);
+  });
 
   const server = await createApiServer(router, {
     socketPath: config.socketPath,

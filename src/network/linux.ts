@@ -40,7 +40,7 @@ export async function enableForwarding(): Promise<void> {
 
 /** Creates (or completes) a bridge with the gateway address; `alias` marks it as ours for cleanup. */
 export async function ensureBridge(name: string, gatewayCidr: string, alias: string): Promise<void> {
-  if (!(await linkExists(name))) {
+  if (!linkPresent(name)) {
     const r = await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
     if (r.code !== 0 && !/File exists/.test(r.stderr)) {
       throw internal(`cannot create bridge ${name}: ${r.stderr.trim()}`);
@@ -75,27 +75,30 @@ export interface VethSpec {
   defaultRoute: boolean;
 }
 
-/** Creates the veth pair with its peer directly in the namespace, addresses it and plugs it in. */
+/** Whether a link of that name exists in our namespace (sysfs: no process spawned). */
+export function linkPresent(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+/** `ip` arguments that run inside the namespace: `-n <name>` for a named netns, else through nsenter. */
+function ipIn(netnsPath: string): { cmd: string; args: string[] } {
+  const named = /^\/run\/netns\/([^/]+)$/.exec(netnsPath);
+  return named
+    ? { cmd: 'ip', args: ['-n', named[1]!] }
+    : { cmd: 'nsenter', args: [`--net=${netnsPath}`, 'ip'] };
+}
+
+/**
+ * Creates the veth pair with its peer directly in the namespace, addresses it and plugs it in: two
+ * `ip -batch` processes (the host side, then the namespace side), whatever the number of settings.
+ */
 export async function createVeth(s: VethSpec): Promise<void> {
   if (!existsSync(s.netnsPath)) throw internal(`network namespace ${s.netnsPath} does not exist`);
-  await deleteLink(s.hostVeth); // a leftover of a crash mid-connect
-  await runChecked('ip', [
-    'link',
-    'add',
-    s.hostVeth,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    s.ifName,
-    'address',
-    s.mac,
-    'netns',
-    s.netnsPath,
-  ]);
+  if (linkPresent(s.hostVeth)) await deleteLink(s.hostVeth); // a leftover of a crash mid-connect
   try {
     await runChecked('ip', ['-batch', '-'], {
       input: [
+        `link add ${s.hostVeth} type veth peer name ${s.ifName} address ${s.mac} netns ${s.netnsPath}`,
         `link set dev ${s.hostVeth} master ${s.bridge} alias ${s.alias}`,
         // Hairpin lets a container reach itself through its own published port.
         `link set dev ${s.hostVeth} type bridge_slave hairpin on`,
@@ -109,12 +112,30 @@ export async function createVeth(s: VethSpec): Promise<void> {
       `link set dev ${s.ifName} up`,
     ];
     if (s.defaultRoute) inside.push(`route replace default via ${s.gateway} dev ${s.ifName}`);
-    await runChecked('nsenter', [`--net=${s.netnsPath}`, 'ip', '-batch', '-'], {
-      input: `${inside.join('\n')}\n`,
-    });
+    const ip = ipIn(s.netnsPath);
+    await runChecked(ip.cmd, [...ip.args, '-batch', '-'], { input: `${inside.join('\n')}\n` });
   } catch (err) {
     await deleteLink(s.hostVeth).catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * Deletes host-side links and named namespaces in one `ip -force -batch` (a container's teardown):
+ * missing ones are not an error. Deleting the namespace also destroys the veth peers inside it.
+ */
+export async function deleteLinksAndNetns(
+  links: readonly string[],
+  netnsNames: readonly string[],
+): Promise<void> {
+  const lines = [
+    ...links.filter(linkPresent).map((l) => `link del dev ${l}`),
+    ...netnsNames.filter((n) => existsSync(`/run/netns/${n}`)).map((n) => `netns del ${n}`),
+  ];
+  if (lines.length === 0) return;
+  const r = await run('ip', ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  if (r.code !== 0 && !/Cannot find device|does not exist|No such file/.test(r.stderr)) {
+    throw internal(`ip -batch (${lines.join('; ')}) failed: ${r.stderr.trim()}`);
   }
 }
 
@@ -124,10 +145,11 @@ export async function deleteLinkInNetns(netnsPath: string, ifName: string): Prom
   await run('nsenter', [`--net=${netnsPath}`, 'ip', 'link', 'del', 'dev', ifName]);
 }
 
-export async function addNamedNetns(name: string): Promise<string> {
+/** A named namespace; `loopback` brings lo up (a bridge connect does that in its own batch instead). */
+export async function addNamedNetns(name: string, opts: { loopback?: boolean } = {}): Promise<string> {
   const path = `/run/netns/${name}`;
   if (!existsSync(path)) await runChecked('ip', ['netns', 'add', name]);
-  await runChecked('ip', ['-n', name, 'link', 'set', 'dev', 'lo', 'up']);
+  if (opts.loopback !== false) await runChecked('ip', ['-n', name, 'link', 'set', 'dev', 'lo', 'up']);
   return path;
 }
 

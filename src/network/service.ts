@@ -29,7 +29,15 @@ import {
   renderResolvConf,
   upstreamResolvers,
 } from './files.js';
-import { applyRules, type BridgeRules, type Chains, chainsFor, ensureJumps, removeAll } from './firewall.js';
+import {
+  applyRules,
+  type BridgeRules,
+  type Chains,
+  chainsFor,
+  ensureJumps,
+  removeAll,
+  renderRules,
+} from './firewall.js';
 import {
   type Cidr,
   cidrContains,
@@ -45,11 +53,13 @@ import {
   addNamedNetns,
   createVeth,
   deleteLink,
+  deleteLinksAndNetns,
   deleteNamedNetns,
   enableForwarding,
   ensureBridge,
   hostRoutes,
   linkExists,
+  linkPresent,
   listLinks,
   listNamedNetns,
 } from './linux.js';
@@ -117,6 +127,10 @@ export class NetworkService {
   private readonly dns = new Map<string, EmbeddedDns>();
   private readonly reservations = new Map<string, PortReservation[]>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Bridges made (or checked) by this process: a connect then only looks at sysfs. */
+  private readonly materialized = new Set<string>();
+  /** The rule set last written: an unchanged one (a container without published ports) is not rewritten. */
+  private appliedRules: string | undefined;
   /** Problems met while loading records (malformed files are skipped, never fatal). */
   readonly warnings: string[] = [];
 
@@ -162,6 +176,8 @@ export class NetworkService {
     return this.exclusive(async () => {
       await mkdir(this.dir, { recursive: true });
       await mkdir(this.sandboxDir, { recursive: true });
+      this.appliedRules = undefined;
+      this.materialized.clear();
       await this.load();
       await this.ensurePredefined();
       await enableForwarding();
@@ -471,6 +487,7 @@ export class NetworkService {
     }
     await this.stopDns(net.id);
     await deleteLink(net.bridge);
+    this.materialized.delete(net.bridge);
     await rm(join(this.dir, `${net.id}.json`), { force: true });
     this.networks.delete(net.id);
     await this.syncRules();
@@ -543,7 +560,10 @@ export class NetworkService {
 
   /** Creates the bridge and, for user networks, starts the embedded DNS on its gateway. */
   private async materialize(net: NetworkRecord): Promise<void> {
-    await ensureBridge(net.bridge, this.bridgeCidr(net), `${this.chainPrefix}:net:${net.id.slice(0, 12)}`);
+    if (!this.materialized.has(net.bridge) || !linkPresent(net.bridge)) {
+      await ensureBridge(net.bridge, this.bridgeCidr(net), `${this.chainPrefix}:net:${net.id.slice(0, 12)}`);
+      this.materialized.add(net.bridge);
+    }
     if (this.hasDns(net) && !this.dns.get(net.id)?.running) {
       const server = new EmbeddedDns(net.gateway, this.resolverFor(net.id), this.dnsPort);
       try {
@@ -574,7 +594,11 @@ export class NetworkService {
         endpoints: Object.values(n.endpoints).map((e) => ({ ipv4: e.ipv4, ports: e.ports })),
       });
     }
+    const text = renderRules(this.chains, bridges);
+    if (text === this.appliedRules) return;
+    this.appliedRules = undefined; // unknown until the restore succeeds
     await applyRules(this.chains, bridges);
+    this.appliedRules = text;
   }
 
   private dropReservations(endpointId: string): void {
@@ -645,13 +669,13 @@ export class NetworkService {
    * (`/run/netns/<prefix><id12>`) with loopback up, to be put in the OCI spec's network namespace
    * `path` and passed to `connect`. Idempotent.
    */
-  createSandbox(containerId: string): Promise<string> {
+  createSandbox(containerId: string, opts: { loopback?: boolean } = {}): Promise<string> {
     return this.exclusive(async () => {
       checkContainerId(containerId);
       await mkdir(this.sandboxDir, { recursive: true });
       await writeFile(join(this.sandboxDir, containerId), '');
       try {
-        return await addNamedNetns(this.netnsName(containerId));
+        return await addNamedNetns(this.netnsName(containerId), opts);
       } catch (err) {
         await rm(join(this.sandboxDir, containerId), { force: true });
         throw err;
@@ -691,6 +715,30 @@ export class NetworkService {
     const path = await this.createSandbox(containerId);
     if (net.driver === 'null') return { mode: 'none', netnsPath: path };
     return { mode: 'network', netnsPath: path, network: net.name };
+  }
+
+  /**
+   * A container's whole teardown (its exit or removal): every endpoint's record, reservations and
+   * rules, then its host veths and its sandbox in one `ip` process. Idempotent.
+   */
+  releaseContainer(containerId: string): Promise<void> {
+    return this.exclusive(async () => {
+      const eps = this.endpointsOfContainer(containerId);
+      for (const { net, ep } of eps) {
+        delete net.endpoints[ep.containerId];
+        this.dropReservations(ep.endpointId);
+      }
+      try {
+        for (const net of new Set(eps.map((x) => x.net))) await this.save(net);
+        if (eps.length > 0) await this.syncRules();
+      } finally {
+        await deleteLinksAndNetns(
+          eps.map((x) => x.ep.hostVeth),
+          [this.netnsName(containerId)],
+        );
+        await rm(join(this.sandboxDir, containerId), { force: true });
+      }
+    });
   }
 
   /** Deletes a container's sandbox namespace (after `disconnectAll`); idempotent. */
@@ -1030,6 +1078,8 @@ export class NetworkService {
       }
       await rm(this.sandboxDir, { recursive: true, force: true });
       await removeAll(this.chains);
+      this.appliedRules = undefined;
+      this.materialized.clear();
       if (opts.removeRecords) {
         await rm(this.dir, { recursive: true, force: true });
         this.networks.clear();

@@ -251,7 +251,8 @@ export class OciRuntime {
     await rm(join(p.persistDir, 'exit'), { force: true });
     await rm(join(p.persistDir, 'oom'), { force: true });
     await writeFile(p.ociLog, '');
-    await writeFileAtomic(
+    // Written afresh at every start (never read back after a crash): no fsync on the hot path.
+    await writeFile(
       p.config,
       serializeSpec({
         ...options.spec,

@@ -50,7 +50,8 @@ async function waitForSocket(client: EngineClient, child: ChildProcess, logPath:
   throw new Error(`berth daemon did not answer within 20 s: ${readFileSync(logPath, 'utf8')}`);
 }
 
-export async function startTestDaemon(): Promise<TestDaemon> {
+/** `berthArgv`: how to run berth (node arguments before `daemon`); the tree's CLI by default. */
+export async function startTestDaemon(opts: { berthArgv?: string[] } = {}): Promise<TestDaemon> {
   const root = mkdtempSync('/tmp/berth-e2e-');
   const net = netSettings();
   const dataRoot = join(root, 'data');
@@ -59,7 +60,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
   const logPath = join(root, 'daemon.log');
   mkdirSync(dataRoot, { recursive: true });
   const args = [
-    ...berthArgv(),
+    ...(opts.berthArgv ?? berthArgv()),
     'daemon',
     '--data-root',
     dataRoot,
