@@ -27,6 +27,7 @@ import {
   parsePlatform,
   selectPlatform,
 } from './manifests.js';
+import { resumableBody } from './resume.js';
 import { errorFrom, RegistryRequestError, type RegistrySession } from './session.js';
 import type { BlobSources } from './sources.js';
 import { ByteCounter, mapLimit, Semaphore, shortDigest, sleep, TruncatedError } from './util.js';
@@ -323,18 +324,26 @@ async function downloadBlob(
         size,
         `blob ${digest}`,
       );
+      // A connection dropped mid-blob continues with a Range request from the byte received.
+      const body = resumableBody(res, {
+        size,
+        what: `blob ${digest}`,
+        delays: ctx.retryDelays,
+        refetch: (offset) =>
+          session.fetch(`/v2/${repo}/blobs/${digest}`, { headers: { Range: `bytes=${offset}-` } }),
+      });
       const toStore = new PassThrough({ highWaterMark: 1 << 20 });
       const toUnpack = unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
       const fail = (e: Error) => {
         toStore.destroy(e);
         toUnpack?.destroy(e);
       };
-      res.body.on('error', (e) => counter.destroy(e));
+      body.on('error', (e) => counter.destroy(e));
       counter.on('error', fail);
       // Their errors are reported through put() and unpack(); these keep late ones from going uncaught.
       toStore.on('error', () => {});
       toUnpack?.on('error', () => {});
-      res.body.pipe(counter);
+      body.pipe(counter);
       counter.pipe(toStore);
       if (toUnpack) counter.pipe(toUnpack);
       const [stored, unpacked] = await Promise.allSettled([
@@ -344,7 +353,7 @@ async function downloadBlob(
         unpack ? unpack(toUnpack!).finally(() => toUnpack!.resume()) : Promise.resolve(),
       ]);
       if (stored.status === 'rejected') {
-        res.body.destroy();
+        body.destroy();
         throw stored.reason;
       }
       if (unpacked.status === 'rejected') {
