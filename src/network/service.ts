@@ -723,6 +723,7 @@ export class NetworkService {
    */
   releaseContainer(containerId: string): Promise<void> {
     return this.exclusive(async () => {
+      checkContainerId(containerId);
       const eps = this.endpointsOfContainer(containerId);
       for (const { net, ep } of eps) {
         delete net.endpoints[ep.containerId];
