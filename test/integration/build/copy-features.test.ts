@@ -2,12 +2,13 @@
 // files, sockets and a local HTTP server.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { planCopy, writeCopy } from '../../../src/build/executor/copy.js';
+import { bindMountSource } from '../../../src/build/executor/mounts.js';
 import { downloadSource, verifyFileChecksum } from '../../../src/build/executor/remote.js';
 import { parseSshSpecs, sshMountBind } from '../../../src/build/executor/ssh.js';
 import { isRoot, tempDir } from '../../helpers/index.js';
@@ -310,5 +311,28 @@ describe('RUN --mount=type=ssh', () => {
       () => sshMountBind(m, '/s', { default: join(t.path, 'gone.sock') }, where),
       /Dockerfile:4: ssh agent socket for "default" is gone/,
     );
+  });
+});
+
+describe('RUN --mount=type=bind sources', () => {
+  test('resolve inside their root and must exist', () => {
+    const t = tempDir();
+    try {
+      writeContext(t.path, { 'ctx/dir/f': 'f' });
+      symlinkSync('/etc', join(t.path, 'ctx/escape'));
+      const root = join(t.path, 'ctx');
+      assert.equal(bindMountSource(root, '/dir', where, 'build context'), join(root, 'dir'));
+      // A symlink out of the root stays inside it (and here points at nothing).
+      assert.throws(
+        () => bindMountSource(root, '/escape/hostname', where, 'build context'),
+        (e: Error & { status?: number }) =>
+          e.status === 400 &&
+          e.message ===
+            'Dockerfile:4: RUN --mount=type=bind: source "/escape/hostname" not found in build context',
+      );
+      assert.throws(() => bindMountSource(root, '/nope', where, 'stage s'), /not found in stage s/);
+    } finally {
+      t.cleanup();
+    }
   });
 });

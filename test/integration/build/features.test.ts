@@ -204,6 +204,19 @@ describe('build features: --checksum, --parents, symbolic --chmod, ssh mounts, -
     assert.match(r.stderr, /invalid --ssh default=\/nonexistent\.sock: .* does not exist/);
   });
 
+  test('RUN --mount=type=bind of a missing source fails naming it and leaves no mount behind', async () => {
+    const r = await build({
+      Dockerfile:
+        'FROM busybox AS s\nRUN true\nFROM busybox\nRUN --mount=type=bind,from=s,source=/bin,target=/sb --mount=type=bind,source=nope,target=/n true\n',
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Dockerfile:4: RUN --mount=type=bind: source "\/nope" not found in build context/);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(d.root));
+    assert.deepEqual(mounts, []);
+  });
+
   test('FROM --platform: the local platform builds, others are refused naming the line', async () => {
     let r = await build({
       Dockerfile:
