@@ -81,9 +81,21 @@ export class Distribution {
   /** POST /auth: checks credentials against the registry's /v2/ (and its token service). */
   async login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }> {
     const host = loginHost(auth.serveraddress);
-    const session = this.session(host, auth);
+    // As Docker: ask for offline access, so a token service may hand back a refresh token that the
+    // client keeps (as `identitytoken`) instead of the password.
+    const session = new RegistrySession({
+      host,
+      auth,
+      insecureRegistries: this.insecure,
+      certsDir: this.certsDir,
+      offlineToken: true,
+    });
     await session.ping();
-    return { Status: 'Login Succeeded', IdentityToken: '' };
+    const identity = session.identityToken;
+    return {
+      Status: 'Login Succeeded',
+      IdentityToken: identity && identity !== auth.identitytoken ? identity : '',
+    };
   }
 
   /** GET /distribution/{name}/json: the manifest descriptor and the platforms it offers. */

@@ -71,7 +71,12 @@ export interface SessionOptions {
   auth?: RegistryAuth;
   insecureRegistries?: readonly string[];
   certsDir?: string;
+  /** Ask the token service for a refresh token as well (login: Docker's `offline_token=true`). */
+  offlineToken?: boolean;
 }
+
+/** The client_id sent to token services (Docker sends "docker"). */
+const CLIENT_ID = 'berth';
 
 /** Where a host is reached: Docker Hub's API host, plain http for loopback and insecure registries. */
 export function registryBase(host: string, insecure: readonly string[] = []): URL {
@@ -105,6 +110,9 @@ export class RegistrySession {
   private readonly auth: RegistryAuth | undefined;
   private readonly certsDir: string;
   private authHeader: string | undefined;
+  private readonly offlineToken: boolean;
+  /** OAuth2 refresh token: the stored identity token, or one the token service handed out. */
+  private refreshToken: string | undefined;
   private readonly tokens = new Map<string, string>();
   /** Scopes this session needs on every token (pull, push, mount sources). */
   private scopes = new Set<string>();
@@ -118,10 +126,21 @@ export class RegistrySession {
     this.auth = opts.auth;
     this.certsDir = opts.certsDir ?? CERTS_DIR;
     if (opts.auth?.registrytoken) this.authHeader = `Bearer ${opts.auth.registrytoken}`;
+    this.offlineToken = opts.offlineToken ?? false;
+    this.refreshToken = opts.auth?.identitytoken;
   }
 
   get hasCredentials(): boolean {
-    return this.auth?.username !== undefined || this.auth?.registrytoken !== undefined;
+    return (
+      this.auth?.username !== undefined ||
+      this.auth?.registrytoken !== undefined ||
+      this.auth?.identitytoken !== undefined
+    );
+  }
+
+  /** The refresh token the token service issued (after a login with offlineToken), if any. */
+  get identityToken(): string | undefined {
+    return this.refreshToken;
   }
 
   addScope(scope: string): void {
@@ -215,7 +234,10 @@ export class RegistrySession {
     }
   }
 
-  /** Docker's token flow: GET realm?service=&scope=… with Basic credentials (or anonymously). */
+  /**
+   * Docker's token flow: GET realm?service=&scope=… with Basic credentials (or anonymously); with an
+   * identity token, the OAuth2 form POST grant_type=refresh_token instead.
+   */
   private async token(ch: Challenge): Promise<string> {
     const realm = ch.params.realm;
     if (!realm)
@@ -231,27 +253,46 @@ export class RegistrySession {
     const cached = this.tokens.get(key);
     if (cached && `Bearer ${cached}` !== this.authHeader) return cached;
     const url = new URL(realm);
-    if (ch.params.service) url.searchParams.set('service', ch.params.service);
-    for (const s of [...scopes].sort()) url.searchParams.append('scope', s);
-    const headers: Record<string, string> = {};
-    if (this.auth?.username !== undefined) {
-      headers.Authorization = `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password ?? ''}`).toString('base64')}`;
+    const refresh = this.refreshToken;
+    let req: HttpRequest;
+    let what: string;
+    if (refresh !== undefined) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh });
+      if (ch.params.service) form.set('service', ch.params.service);
+      if (scopes.size) form.set('scope', [...scopes].sort().join(' '));
+      form.set('client_id', CLIENT_ID);
+      req = {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
+        body: form.toString(),
+      };
+      what = `Post "${url.href}"`;
+    } else {
+      if (ch.params.service) url.searchParams.set('service', ch.params.service);
+      for (const s of [...scopes].sort()) url.searchParams.append('scope', s);
+      const headers: Record<string, string> = {};
+      if (this.auth?.username !== undefined) {
+        headers.Authorization = `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password ?? ''}`).toString('base64')}`;
+        if (this.offlineToken) {
+          url.searchParams.set('offline_token', 'true');
+          url.searchParams.set('client_id', CLIENT_ID);
+        }
+      }
+      req = { headers };
+      what = `Get "${url.href}"`;
     }
     let res: HttpResponse;
     try {
-      res = await httpFetch(url, { headers }, this.certsDir);
+      res = await httpFetch(url, req, this.certsDir);
     } catch (err) {
-      throw new RegistryRequestError(0, undefined, `Get "${url.href}": ${(err as Error).message}`);
+      throw new RegistryRequestError(0, undefined, `${what}: ${(err as Error).message}`);
     }
     if (res.status !== 200) {
-      const e = await errorFrom(res, `Get "${url.href}"`);
+      const e = await errorFrom(res, what);
       if (res.status === 401) {
-        throw new RegistryRequestError(
-          401,
-          'UNAUTHORIZED',
-          `Get "${url.href}": unauthorized: incorrect username or password`,
-          401,
-        );
+        const reason =
+          refresh !== undefined ? 'invalid or expired identity token' : 'incorrect username or password';
+        throw new RegistryRequestError(401, 'UNAUTHORIZED', `${what}: unauthorized: ${reason}`, 401);
       }
       throw e;
     }
@@ -260,8 +301,11 @@ export class RegistrySession {
       const body = JSON.parse((await readBody(res.body, 1 << 20)).toString('utf8')) as {
         token?: string;
         access_token?: string;
+        refresh_token?: string;
       };
       token = body.token || body.access_token;
+      if (typeof body.refresh_token === 'string' && body.refresh_token)
+        this.refreshToken = body.refresh_token;
     } catch {}
     if (!token)
       throw new RegistryRequestError(

@@ -162,6 +162,10 @@ class Credentials {
     return this.checkPassword(decoded.slice(0, colon), decoded.slice(colon + 1));
   }
 
+  has(user: string): boolean {
+    return this.users.has(user);
+  }
+
   async checkPassword(user: string, password: string): Promise<string | null> {
     const hash = this.users.get(user);
     if (!hash) return null;
@@ -225,6 +229,8 @@ class TokenAuth implements Authenticator {
     const now = Math.floor(Date.now() / 1000);
     const valid =
       claims !== null &&
+      // A refresh token only buys access tokens at the token endpoint.
+      claims.typ !== REFRESH &&
       claims.iss === this.issuer &&
       (claims.aud === this.service || (Array.isArray(claims.aud) && claims.aud.includes(this.service))) &&
       typeof claims.exp === 'number' &&
@@ -257,8 +263,18 @@ class TokenAuth implements Authenticator {
 
   async issueToken(req: IncomingMessage, params: URLSearchParams): Promise<Record<string, unknown>> {
     let user: string | null = null;
-    if (params.get('grant_type') === 'password') {
+    const grant = params.get('grant_type');
+    if (grant === 'refresh_token') {
+      user = this.refreshUser(params.get('refresh_token') ?? '');
+      if (!user) {
+        throw regError('UNAUTHORIZED', 'invalid or expired refresh token', {
+          headers: { 'WWW-Authenticate': 'Basic realm="berth-registry-token"' },
+        });
+      }
+    } else if (grant === 'password') {
       user = await this.creds.checkPassword(params.get('username') ?? '', params.get('password') ?? '');
+    } else if (grant !== null) {
+      throw regError('UNSUPPORTED', `unsupported grant_type "${grant}"`, { status: 400 });
     } else {
       user = await this.creds.check(req.headers.authorization);
     }
@@ -286,14 +302,53 @@ class TokenAuth implements Authenticator {
       jti: randomBytes(12).toString('hex'),
       access,
     });
-    return {
+    const out: Record<string, unknown> = {
       token,
       access_token: token,
       expires_in: this.expiration,
       issued_at: new Date(now * 1000).toISOString(),
     };
+    // Offline access (docker login: `offline_token=true` on GET, `access_type=offline` on the password
+    // grant) also gets a long-lived refresh token, which docker keeps as `identitytoken` instead of the
+    // password and later trades with grant_type=refresh_token.
+    const offline =
+      (grant === null && params.get('offline_token') === 'true') ||
+      (grant === 'password' && params.get('access_type') === 'offline');
+    if (offline) {
+      out.refresh_token = this.signer.sign({
+        typ: REFRESH,
+        iss: this.issuer,
+        sub: user,
+        aud: this.service,
+        iat: now,
+        exp: now + REFRESH_LIFETIME,
+        jti: randomBytes(12).toString('hex'),
+      });
+    }
+    return out;
+  }
+
+  /** The user a refresh token was issued to, while it is valid and the user still exists. */
+  private refreshUser(token: string): string | null {
+    const claims = this.signer.verify(token);
+    const now = Math.floor(Date.now() / 1000);
+    if (
+      !claims ||
+      claims.typ !== REFRESH ||
+      claims.iss !== this.issuer ||
+      claims.aud !== this.service ||
+      typeof claims.sub !== 'string' ||
+      typeof claims.exp !== 'number' ||
+      claims.exp <= now
+    )
+      return null;
+    return this.creds.has(claims.sub) ? claims.sub : null;
   }
 }
+
+/** The `typ` claim of refresh tokens, and how long they last (90 days). */
+const REFRESH = 'refresh';
+const REFRESH_LIFETIME = 90 * 24 * 3600;
 
 /** Builds the authenticator for a config; null when auth is off. */
 export async function createAuthenticator(cfg: AuthConfig | undefined): Promise<Authenticator | null> {
