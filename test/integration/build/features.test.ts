@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,6 +25,21 @@ const skip = !isRoot()
     : !executorWired
       ? 'the executor does not call the COPY/ADD/RUN feature helpers yet'
       : undefined;
+
+function post(socketPath: string, path: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -202,6 +217,17 @@ describe('build features: --checksum, --parents, symbolic --chmod, ssh mounts, -
     r = await build({ Dockerfile: 'FROM busybox\n' }, ['--ssh', 'default=/nonexistent.sock']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /invalid --ssh default=\/nonexistent\.sock: .* does not exist/);
+    // Over the API: a malformed header is a 400 before anything is built.
+    for (const [header, reason] of [
+      ['!!', /expected a JSON object|JSON/],
+      [Buffer.from('{"default":"rel.sock"}').toString('base64'), /the socket path must be absolute/],
+      [Buffer.from('{"a b":"/x.sock"}').toString('base64'), /invalid ssh forward id/],
+    ] as const) {
+      const res = await post(d.socket, '/build', { 'X-Berth-Build-Ssh': header });
+      assert.equal(res.status, 400, res.body);
+      assert.match(res.body, /invalid X-Berth-Build-Ssh header/);
+      assert.match(res.body, reason);
+    }
   });
 
   test('RUN --mount=type=bind of a missing source fails naming it and leaves no mount behind', async () => {
