@@ -82,8 +82,12 @@ export interface RegisterOptions {
 export interface CommitOptions {
   /** Parent image (reference or ID); null/undefined for an image from scratch. */
   parent?: string | null;
-  /** The new layer: an uncompressed or compressed tar stream, or an overlay upper directory. */
-  layer?: Readable | { upperDir: string } | null;
+  /**
+   * The new layer: an uncompressed or compressed tar stream, or an overlay upper directory. `adopt`: the
+   * directory is the caller's to give away; it is moved into the layer store (not unpacked again from
+   * the tar) and is gone afterwards. `xattrs: false`: the directory has no extended attributes.
+   */
+  layer?: Readable | { upperDir: string; adopt?: boolean; xattrs?: boolean } | null;
   /** Replaces the parent's runtime config fields given here. */
   config?: ContainerConfig;
   /** Dockerfile-style change lines applied after `config`. */
@@ -638,12 +642,24 @@ export class ImageService {
     let layer: { descriptor: Descriptor; diffId: string } | undefined;
     if (opts.layer) {
       if ('upperDir' in opts.layer) {
-        const { stream, done } = tarDirectory(opts.layer.upperDir, { overlay: true, gzipLevel: 1 });
+        const { upperDir, adopt, xattrs } = opts.layer;
+        const { stream, done } = tarDirectory(upperDir, {
+          overlay: true,
+          gzipLevel: 1,
+          ...(xattrs === false ? { xattrs } : {}),
+        });
         const [blob, res] = await Promise.all([this.blobs.put(stream), done]);
         layer = {
           descriptor: { mediaType: MediaType.OciLayerGzip, digest: blob.digest, size: blob.size },
           diffId: res.diffId,
         };
+        // The directory is what unpacking that tar would make: move it in rather than unpack the blob.
+        if (adopt)
+          await this.layers.adopt(parentRec?.topChainId ?? null, upperDir, {
+            diffId: res.diffId,
+            size: res.contentSize,
+            tarSize: res.uncompressedSize,
+          });
       } else {
         layer = await this.putLayer(opts.layer);
       }

@@ -2,7 +2,7 @@
 // (char device 0/0 → `.wh.name`, opaque xattr → `.wh..wh..opq`). Entries are sorted, timestamps can be
 // fixed for reproducible layers, and the tar streams out gzip-compressed while both the uncompressed
 // (diffID) and compressed (digest) bytes are hashed.
-import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { type Header, type Pack, pack as tarPack } from 'tar-stream';
@@ -20,6 +20,11 @@ export interface TarOptions {
   mtime?: Date;
   /** gzip level 1–9, or 0 for an uncompressed tar. Default 1: fastest; compressed on all cores (pgzip.ts). */
   gzipLevel?: number;
+  /**
+   * Read extended attributes (default true). A caller that made the directory itself without any (the
+   * builder's COPY layers) says false and saves running getfattr.
+   */
+  xattrs?: boolean;
 }
 
 export interface TarResult {
@@ -30,6 +35,8 @@ export interface TarResult {
   /** Size of the bytes produced. */
   size: number;
   uncompressedSize: number;
+  /** Bytes of regular-file content archived (hard links counted once), as applying the tar reports. */
+  contentSize: number;
 }
 
 const XATTR_PATTERN = '^(user\\.|security\\.capability$|trusted\\.overlay\\.opaque$)';
@@ -54,6 +61,7 @@ export function tarDirectory(
     failed = rej;
   });
   done.catch(() => {});
+  const counted = { bytes: 0 };
   pipeline([pack, ...stages, out] as unknown as [Readable, ...NodeJS.ReadWriteStream[]], (err) => {
     if (err) return failed(err);
     const diffId = diffHash.digest();
@@ -62,9 +70,10 @@ export function tarDirectory(
       digest: level > 0 ? outHash.digest() : diffId,
       size: level > 0 ? outHash.size : diffHash.size,
       uncompressedSize: diffHash.size,
+      contentSize: counted.bytes,
     });
   });
-  writeEntries(pack, dir, opts).then(
+  writeEntries(pack, dir, opts, counted).then(
     () => pack.finalize(),
     (err: Error) => {
       pack.destroy(err);
@@ -116,8 +125,13 @@ function unescapeOctal(s: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-async function writeEntries(pack: Pack, root: string, opts: TarOptions): Promise<void> {
-  const xattrs = await readXattrs(root);
+async function writeEntries(
+  pack: Pack,
+  root: string,
+  opts: TarOptions,
+  counted: { bytes: number },
+): Promise<void> {
+  const xattrs = opts.xattrs === false ? new Map<string, Record<string, string>>() : await readXattrs(root);
   const inodes = new Map<string, string>();
   const fixed = opts.mtime;
 
@@ -164,6 +178,7 @@ async function writeEntries(pack: Pack, root: string, opts: TarOptions): Promise
           continue;
         }
         if (st.nlink > 1) inodes.set(key, r);
+        counted.bytes += st.size;
         await addFile(pack, withPax({ ...base, type: 'file', size: st.size }), abs, st);
       } else if (st.isSymbolicLink()) {
         await add(withPax({ ...base, type: 'symlink', linkname: readlinkSync(abs) }));
@@ -185,7 +200,18 @@ async function writeEntries(pack: Pack, root: string, opts: TarOptions): Promise
   await walk('');
 }
 
+/** Files up to this size are read whole (a stream per small file costs more than the file). */
+const SMALL_FILE = 1 << 20;
+
 async function addFile(pack: Pack, header: Headers, abs: string, st: Stats): Promise<void> {
+  if (st.size <= SMALL_FILE) {
+    const body = readFileSync(abs);
+    // The header promised st.size bytes: a file that changed size since is an error, not a bad tar.
+    if (body.length !== st.size) throw internal(`${abs} changed size while it was archived`);
+    return new Promise<void>((resolve, reject) => {
+      pack.entry(header, body, (err) => (err ? reject(err) : resolve()));
+    });
+  }
   let sink: NodeJS.WritableStream | undefined;
   const written = new Promise<void>((resolve, reject) => {
     sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));

@@ -195,6 +195,33 @@ export class LayerStore {
     return this.commit(staged, parent);
   }
 
+  /**
+   * Takes `dir`, already laid out as the unpacked layer `diffId` on top of `parent` (a directory the
+   * caller made and archived itself, e.g. a build step's layer), by moving it into the store instead of
+   * unpacking the tar again. `dir` must be on the store's filesystem; undefined when it is not (the
+   * caller then unpacks). When the chain exists already `dir` is left alone.
+   */
+  async adopt(
+    parent: string | null,
+    dir: string,
+    layer: { diffId: string; size: number; tarSize: number },
+  ): Promise<LayerInfo | undefined> {
+    parseDigest(layer.diffId);
+    if (parent) this.get(parent);
+    const have = this.cache.get(computeChainId(parent, layer.diffId));
+    if (have) return have;
+    const tmp = join(this.layersDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      await rename(dir, join(tmp, 'diff'));
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException).code === 'EXDEV') return undefined;
+      throw err;
+    }
+    return this.commit({ tmp, ...layer }, parent);
+  }
+
   private async stage(source: Readable, plainDigest?: Promise<string>): Promise<Staged> {
     const tmp = join(this.layersDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true });

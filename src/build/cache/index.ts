@@ -1,7 +1,7 @@
 // The build cache: a step's result is an ordinary image whose parent is the step's input image. The
 // index maps a step key (parent image ID + expanded instruction + args in effect + source checksum)
 // to that image ID; an entry whose image is gone is simply a miss.
-import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, writeJsonAtomic } from '../../util/index.js';
 
@@ -41,6 +41,8 @@ export class BuildCache {
   private entries = new Map<string, string>();
   private loaded = false;
   private writing: Promise<void> = Promise.resolve();
+  private pending: Promise<void> | undefined;
+  private dirty = false;
 
   constructor(dataRoot: string) {
     this.dir = join(dataRoot, 'buildcache');
@@ -70,11 +72,32 @@ export class BuildCache {
     return undefined;
   }
 
+  /**
+   * Records a step's result. The index file is rewritten in the background, coalescing steps that finish
+   * meanwhile, without fsync (entries are hints: a crash only loses cache hits); the promise resolves
+   * once a write that includes this entry is done. `flush()` waits for all of them.
+   */
   async store(key: string, imageId: string): Promise<void> {
     await this.load();
     this.entries.set(key, imageId);
-    const snapshot: IndexFile = { version: 1, entries: Object.fromEntries(this.entries) };
-    this.writing = this.writing.then(() => writeJsonAtomic(this.file, snapshot));
+    this.dirty = true;
+    if (!this.pending) {
+      this.pending = this.writing.then(async () => {
+        this.pending = undefined;
+        if (!this.dirty) return;
+        this.dirty = false;
+        const snapshot: IndexFile = { version: 1, entries: Object.fromEntries(this.entries) };
+        const tmp = `${this.file}.tmp-${process.pid}`;
+        await writeFile(tmp, JSON.stringify(snapshot));
+        await rename(tmp, this.file);
+      });
+      this.writing = this.pending.catch(() => {});
+    }
+    await this.pending;
+  }
+
+  /** Waits until every stored entry is written. */
+  async flush(): Promise<void> {
     await this.writing;
   }
 

@@ -172,7 +172,7 @@ export class Builder {
     const total = graph.order.reduce((n, i) => n + 1 + graph.all[i]!.stage.instructions.length, 0);
     trace.mark('parse');
     const run = new BuildRun(this.deps, this.cache, req, out, df, graph, matcher, total);
-    const result = await run.execute();
+    const result = await run.execute().finally(() => this.cache.flush());
     let imageId = result.imageId;
     if (!imageId) {
       // A scratch stage with no instructions still yields an (empty) image.
@@ -365,7 +365,10 @@ class BuildRun {
     opts: {
       contentChecksum?: string;
       extra?: string;
-      make?: () => Promise<{ layer: { upperDir: string } | null; cleanup?: () => Promise<void> }>;
+      make?: () => Promise<{
+        layer: { upperDir: string; adopt?: boolean; xattrs?: boolean } | null;
+        cleanup?: () => Promise<void>;
+      }>;
     } = {},
   ): Promise<void> {
     const images = this.deps.images;
@@ -407,7 +410,8 @@ class BuildRun {
       trace.mark('make-cleanup');
     }
     state.imageId = id;
-    await this.cache.store(key, id);
+    // Written in the background (the build flushes it at its end): the next step need not wait.
+    this.cache.store(key, id).catch(() => {});
     trace.mark('store');
     state.log(` ---> ${short(id)}\n`);
   }
@@ -561,7 +565,7 @@ class BuildRun {
           makeParents(layerDir, root, `${dir}/.`);
           mkdirSync(join(layerDir, dir), { recursive: true, mode: 0o755 });
           return {
-            layer: { upperDir: layerDir },
+            layer: { upperDir: layerDir, adopt: true, xattrs: false },
             cleanup: () => rm(layerDir, { recursive: true, force: true }),
           };
         }),
@@ -730,7 +734,8 @@ class BuildRun {
             ...(ins.chmod ? { chmod: ins.chmod } : {}),
           });
         return {
-          layer: { upperDir: layerDir },
+          // Made here: the store takes the directory as it is (ADD may unpack archives with xattrs).
+          layer: { upperDir: layerDir, adopt: true, xattrs: ins.kind === 'ADD' },
           cleanup: () => rm(layerDir, { recursive: true, force: true }),
         };
       };
