@@ -526,7 +526,7 @@ export class ContainerService {
         Error: '',
         StartedAt: new Date().toISOString(),
       };
-      await this.store.save(rec);
+      await this.store.save(rec, { durable: false });
       trace.done('save');
     } catch (err) {
       await this.releasePendingAttach(rec.Id, false);

@@ -1,7 +1,7 @@
 // The in-memory index of container records, backed by one JSON file per container.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { badRequest, conflict, notFound, writeJsonAtomic } from '../util/index.js';
+import { badRequest, conflict, notFound, tempPathFor, writeJsonAtomic } from '../util/index.js';
 import type { ContainerRecord } from './record.js';
 
 export const RECORD_FILE = 'container.json';
@@ -74,8 +74,23 @@ export class ContainerStore {
     this.byName.set(record.Name, record.Id);
   }
 
-  async save(record: ContainerRecord): Promise<void> {
-    await writeJsonAtomic(join(this.dir(record.Id), RECORD_FILE), record);
+  /**
+   * Writes the record (temp file + rename: a crash never leaves half of one). `durable: false` skips
+   * the fsync, for a transition to "running": the state it describes lives in tmpfs (the runtime's
+   * state, conmon's pid and exit files) and does not outlive a power loss anyway, so the flush would
+   * only cost the start its latency.
+   */
+  async save(record: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    const path = join(this.dir(record.Id), RECORD_FILE);
+    if (opts.durable !== false) return writeJsonAtomic(path, record);
+    const tmp = tempPathFor(path);
+    try {
+      await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async rename(record: ContainerRecord, newName: string): Promise<void> {
