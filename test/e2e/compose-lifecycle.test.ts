@@ -202,3 +202,84 @@ test('a failing dependency stops up before its dependents start', { skip }, asyn
   assert.equal(st[`${p}-needs-job-1`], 'created');
   ok(dir, ['-p', p, 'down', '-t', '1']);
 });
+
+test('dockerfile_inline, volumes_from, depends_on.restart and recreate by rename', { skip }, async () => {
+  const dir = project('more', {
+    'compose.yaml': `services:
+  data:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM busybox:latest
+        RUN mkdir /shared && echo inline-built > /shared/msg
+        VOLUME /shared
+    command: sleep 3600
+    init: true
+    environment: { REV: "\${REV:-1}" }
+  reader:
+    image: busybox:latest
+    command: sleep 3600
+    init: true
+    volumes_from: ["data:ro"]
+    depends_on:
+      data: { condition: service_started, restart: true }
+  bystander:
+    image: busybox:latest
+    command: sleep 3600
+    init: true
+    depends_on: [data]
+`,
+  });
+  const p = `${P}more`;
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, [...BERTH, 'compose', '-p', p, ...args], {
+      cwd: dir,
+      env: { ...s.d.env, ...env },
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    if (r.status !== 0) throw new Error(`compose ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+    return r;
+  };
+  const started = async (svc: string) => {
+    const info = await api((c) => c.containers.inspect(`${p}-${svc}-1`));
+    return { id: info.Id, at: info.State?.StartedAt };
+  };
+  run(['up', '-d', '--build']);
+  assert.equal(run(['exec', '-T', 'reader', 'cat', '/shared/msg']).stdout, 'inline-built\n');
+  const ro = compose(dir, ['-p', p, 'exec', '-T', 'reader', 'sh', '-c', 'echo x > /shared/msg']);
+  assert.notEqual(ro.status, 0, 'volumes_from :ro mounts read-only');
+
+  // `restart data` restarts reader (depends_on.restart) but not bystander.
+  const before = { reader: await started('reader'), bystander: await started('bystander') };
+  run(['restart', '-t', '1', 'data']);
+  assert.notEqual((await started('reader')).at, before.reader.at, 'reader restarted with data');
+  assert.equal((await started('bystander')).at, before.bystander.at);
+
+  // A changed data service is recreated: a new container under the same name, none left under the
+  // temporary name; reader is restarted in place, bystander left alone.
+  const old = await started('data');
+  const mid = { reader: await started('reader'), bystander: await started('bystander') };
+  const up = run(['up', '-d', '-t', '1'], { REV: '2' });
+  assert.match(up.stderr, new RegExp(`Container ${p}-data-1  Recreated`));
+  const now = await started('data');
+  assert.notEqual(now.id, old.id);
+  const names = Object.keys(await states(p)).sort();
+  assert.deepEqual(names, [`${p}-bystander-1`, `${p}-data-1`, `${p}-reader-1`]);
+  const reader = await started('reader');
+  assert.equal(reader.id, mid.reader.id);
+  assert.notEqual(reader.at, mid.reader.at, 'reader restarted after data was recreated');
+  assert.equal((await started('bystander')).at, mid.bystander.at);
+  const replaced = await api((c) => c.containers.inspect(`${p}-data-1`));
+  assert.equal(replaced.Config?.Labels?.['com.docker.compose.replace'], old.id);
+
+  writeFileSync(
+    join(dir, 'compose.yaml'),
+    'services:\n  x:\n    build: { context: ., dockerfile: Dockerfile, dockerfile_inline: "FROM busybox:latest" }\n',
+  );
+  const bad = compose(dir, ['-p', `${p}bad`, 'build']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /dockerfile and dockerfile_inline are mutually exclusive/);
+  run(['down', '--rmi', 'local', '-t', '1', '--remove-orphans']);
+  assert.deepEqual(await states(p), {});
+});

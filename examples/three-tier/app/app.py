@@ -1,6 +1,8 @@
 """A tiny web app: counts visits in MariaDB. Standard library HTTP server plus Debian's python3-pymysql."""
 import json
 import os
+import signal
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -59,6 +61,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # PID 1 gets no default signal handling: exit on the SIGTERM that `stop` sends, not after the timeout.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     init_schema()
     print("listening on :8000")
     ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()

@@ -5,6 +5,19 @@ import { badRequest } from '../../util/index.js';
 import type { Project, ServiceConfig } from './types.js';
 
 /**
+ * The services `svc` needs before it can be created: depends_on, plus what links, volumes_from and
+ * network_mode: service: refer to (docker compose treats those as implicit service_started dependencies).
+ */
+export function serviceDependencies(svc: ServiceConfig): string[] {
+  const deps = new Set(Object.keys(svc.depends_on ?? {}));
+  for (const link of (svc.links as string[] | undefined) ?? []) deps.add(link.split(':')[0] as string);
+  for (const vf of (svc.volumes_from as string[] | undefined) ?? [])
+    if (!vf.startsWith('container:')) deps.add(vf.split(':')[0] as string);
+  if (svc.network_mode?.startsWith('service:')) deps.add(svc.network_mode.slice(8));
+  return [...deps].sort();
+}
+
+/**
  * Services in start order (every service after what it depends on), restricted to `only` and their
  * dependencies when given. Ties are broken by name so the order is stable. Reverse it to stop.
  */
@@ -18,8 +31,7 @@ export function dependencyOrder(project: Project, only?: string[]): string[] {
     if (!svc) throw badRequest(`no such service: ${name}`);
     if (visiting.has(name)) throw badRequest(`dependency cycle detected: ${[...from, name].join(' -> ')}`);
     visiting.add(name);
-    for (const dep of Object.keys(svc.depends_on ?? {}).sort())
-      if (project.services[dep]) visit(dep, [...from, name]);
+    for (const dep of serviceDependencies(svc)) if (project.services[dep]) visit(dep, [...from, name]);
     visiting.delete(name);
     done.add(name);
     order.push(name);

@@ -1,5 +1,5 @@
 export { parseDotenv, readDotenv } from './dotenv.js';
-export { dependencyOrder, serviceHash } from './graph.js';
+export { dependencyOrder, serviceDependencies, serviceHash } from './graph.js';
 export { formatPath, substitute, TemplateError } from './interpolate.js';
 export { loadProject } from './load.js';
 export {

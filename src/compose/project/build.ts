@@ -1,9 +1,10 @@
 // `build:` sections through POST /build: the context directory goes to the daemon as a streamed tar.
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
 import type { EngineClient } from '../../client/index.js';
-import { BerthError, badRequest } from '../../util/index.js';
+import { BerthError, badRequest, sha256 } from '../../util/index.js';
 import type { ServiceConfig } from '../loader/types.js';
 
 export interface BuildOptions {
@@ -22,18 +23,32 @@ export async function buildService(
 ): Promise<void> {
   const b = svc.build;
   if (!b) throw badRequest(`service ${svc.name} has no build section`);
-  if (b.dockerfile_inline !== undefined)
-    throw badRequest(`services.${svc.name}.build.dockerfile_inline is not supported`);
   if (!existsSync(b.context) || !statSync(b.context).isDirectory())
     throw badRequest(`services.${svc.name}.build.context: ${b.context} is not a directory`);
-  const dockerfile = b.dockerfile ?? 'Dockerfile';
+  if (b.dockerfile_inline !== undefined && b.dockerfile !== undefined)
+    throw badRequest(`services.${svc.name}.build: dockerfile and dockerfile_inline are mutually exclusive`);
+  // An inline Dockerfile travels in the context tar under a name of its own, next to the context's files.
+  let inline: { dir: string; name: string } | undefined;
+  if (b.dockerfile_inline !== undefined) {
+    const text = String(b.dockerfile_inline);
+    inline = {
+      dir: mkdtempSync(join(tmpdir(), 'berth-inline-')),
+      name: `Dockerfile.inline-${sha256(text).slice(7, 19)}`,
+    };
+    writeFileSync(join(inline.dir, inline.name), text);
+  }
+  const dockerfile = inline?.name ?? b.dockerfile ?? 'Dockerfile';
   const rel = isAbsolute(dockerfile) ? relative(b.context, dockerfile) : dockerfile;
-  if (rel.startsWith('..'))
+  if (rel.startsWith('..')) {
+    if (inline) rmSync(inline.dir, { recursive: true, force: true });
     throw badRequest(`services.${svc.name}.build.dockerfile: ${dockerfile} is outside the build context`);
+  }
   const buildargs: Record<string, string> = {};
   for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) buildargs[k] = v;
   // tar streams the context; the daemon applies .dockerignore itself.
-  const tar = spawn('tar', ['-C', b.context, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tarArgs = ['-C', b.context, '-cf', '-', '.'];
+  if (inline) tarArgs.push('-C', inline.dir, inline.name);
+  const tar = spawn('tar', tarArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   let tarErr = '';
   tar.stderr.on('data', (d: Buffer) => {
     tarErr += d.toString();
@@ -65,6 +80,8 @@ export async function buildService(
         `build ${svc.name}: the daemon does not support image builds (POST /build): ${(err as Error).message}`,
       );
     throw err;
+  } finally {
+    if (inline) rmSync(inline.dir, { recursive: true, force: true });
   }
   if (tar.exitCode !== null && tar.exitCode !== 0)
     throw badRequest(`build ${svc.name}: tar: ${tarErr.trim()}`);

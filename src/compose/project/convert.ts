@@ -260,6 +260,25 @@ export function createPlan(project: Project, svc: ServiceConfig, ctx: CreateCont
   const first = endpoints[0];
   if (!networkMode) networkMode = first?.name ?? 'none';
 
+  // volumes_from and links name the first container of a service (or a container outright).
+  const firstContainer = (service: string, field: string) => {
+    const target = project.services[service];
+    if (!target) throw badRequest(`${where}.${field}: undefined service ${service}`);
+    return containerName(project, target, 1);
+  };
+  const volumesFrom = ((svc.volumes_from as string[] | undefined) ?? []).map((v) => {
+    if (v.startsWith('container:')) return v.slice(10);
+    const [service, mode] = v.split(':') as [string, string | undefined];
+    return mode
+      ? `${firstContainer(service, 'volumes_from')}:${mode}`
+      : firstContainer(service, 'volumes_from');
+  });
+  const links = ((svc.links as string[] | undefined) ?? []).map((l) => {
+    const [service, alias] = l.split(':') as [string, string | undefined];
+    return `${firstContainer(service, 'links')}:${alias ?? service}`;
+  });
+  for (const e of endpoints) if (links.length) e.endpoint.Links = links;
+
   const extraHosts = Object.entries((svc.extra_hosts as Record<string, string> | undefined) ?? {}).map(
     ([h, ip]) => `${h}:${ip}`,
   );
@@ -267,6 +286,8 @@ export function createPlan(project: Project, svc: ServiceConfig, ctx: CreateCont
 
   const host: HostConfig = {
     Binds: binds.length ? binds : undefined,
+    VolumesFrom: volumesFrom.length ? volumesFrom : undefined,
+    Links: links.length ? links : undefined,
     Mounts: mounts.length ? mounts : undefined,
     PortBindings: Object.keys(bindings).length ? bindings : undefined,
     NetworkMode: networkMode,

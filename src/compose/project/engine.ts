@@ -3,7 +3,7 @@
 // the compose labels; a container is recreated only when its config-hash label differs from the model's.
 import type { ContainerSummary, EngineClient } from '../../client/index.js';
 import { BerthError, badRequest } from '../../util/index.js';
-import { dependencyOrder, serviceHash } from '../loader/graph.js';
+import { dependencyOrder, serviceDependencies, serviceHash } from '../loader/graph.js';
 import { imageName } from '../loader/output.js';
 import type { Project, ServiceConfig } from '../loader/types.js';
 import { type CreateContext, containerName, createPlan, replicas } from './convert.js';
@@ -80,6 +80,8 @@ interface Target {
   id: string;
   name: string;
   running: boolean;
+  /** Created (or recreated) by this run. */
+  fresh?: boolean;
 }
 
 export class ComposeEngine {
@@ -400,7 +402,7 @@ export class ComposeEngine {
           const stale = c.Labels?.[LABEL.configHash] !== hash;
           if (opts.forceRecreate || (stale && !opts.noRecreate)) {
             const id = await this.recreate(svc, c, n, opts.timeout);
-            return { id, name: containerName(this.project, svc, n), running: false };
+            return { id, name: containerName(this.project, svc, n), running: false, fresh: true };
           }
           if (c.State === 'running') this.event('Container', nameOf(c), 'Running');
           return { id: c.Id as string, name: nameOf(c), running: c.State === 'running' };
@@ -412,6 +414,7 @@ export class ComposeEngine {
             id: await this.createContainer(svc, n),
             name: containerName(this.project, svc, n),
             running: false,
+            fresh: true,
           }),
         ),
       ),
@@ -428,6 +431,16 @@ export class ComposeEngine {
           await this.client.containers.start(t.id);
           this.event('Container', t.name, 'Started');
         }),
+    );
+  }
+
+  private async restartTargets(targets: Target[], timeout?: number): Promise<void> {
+    await settle(
+      targets.map(async (t) => {
+        this.event('Container', t.name, 'Restarting');
+        await this.client.containers.restart(t.id, { t: timeout });
+        this.event('Container', t.name, 'Started');
+      }),
     );
   }
 
@@ -512,6 +525,8 @@ export class ComposeEngine {
       );
     const perService = new Map<string, Target[]>();
     const inScope = new Set(order);
+    // Services whose containers this run replaced or restarted: dependents with depends_on.restart follow.
+    const changed = new Set<string>();
     await this.graph(order, async (s) => {
       const targets = await this.convergeService(
         s,
@@ -519,8 +534,14 @@ export class ComposeEngine {
         mine.filter((c) => serviceOf(c) === s),
       );
       perService.set(s, targets);
+      if (targets.some((t) => t.fresh)) changed.add(s);
       if (opts.noStart) return;
-      await this.waitDependencies(this.service(s), inScope);
+      const svc = this.service(s);
+      await this.waitDependencies(svc, inScope);
+      if (Object.entries(svc.depends_on ?? {}).some(([d, c]) => c.restart && changed.has(d))) {
+        await this.restartTargets(targets.filter((t) => t.running));
+        changed.add(s);
+      }
       await this.startTargets(targets);
     });
     if (opts.noStart || !opts.wait) return order;
@@ -537,12 +558,10 @@ export class ComposeEngine {
     return order;
   }
 
-  /** What `service` waits for before it is created or started: depends_on and network_mode service:. */
+  /** What `service` waits for before it is created or started (depends_on, links, volumes_from…). */
   private dependencies(service: string): string[] {
     const svc = this.project.services[service] ?? this.project.disabledServices[service];
-    const deps = Object.keys(svc?.depends_on ?? {});
-    if (svc?.network_mode?.startsWith('service:')) deps.push(svc.network_mode.slice(8));
-    return deps;
+    return svc ? serviceDependencies(svc) : [];
   }
 
   /**
@@ -639,8 +658,21 @@ export class ComposeEngine {
     );
   }
 
+  /** `restart`: the services, and (transitively) those that depend on them with depends_on.restart. */
   async restart(services?: string[], timeout?: number): Promise<void> {
-    await this.each(services, false, async (c, name) => {
+    const set = new Set(services ?? []);
+    for (let grew = set.size > 0; grew; ) {
+      grew = false;
+      for (const [name, svc] of Object.entries(this.project.services))
+        if (
+          !set.has(name) &&
+          Object.entries(svc.depends_on ?? {}).some(([d, c]) => c.restart === true && set.has(d))
+        ) {
+          set.add(name);
+          grew = true;
+        }
+    }
+    await this.each(set.size ? [...set] : undefined, false, async (c, name) => {
       this.event('Container', name, 'Restarting');
       await this.client.containers.restart(c.Id as string, { t: timeout });
       this.event('Container', name, 'Started');

@@ -7,11 +7,13 @@ import {
   bytes,
   containerName,
   createPlan,
+  dependencyOrder,
   durationNs,
   LABEL,
   loadProject,
   type Project,
   replicas,
+  serviceDependencies,
   serviceHash,
   splitRef,
 } from '../../../src/compose/index.js';
@@ -228,4 +230,41 @@ test('examples/three-tier loads, with its .env, and converts', async () => {
   );
   assert.ok(missing instanceof Error);
   assert.match(missing.message, /MYSQL_(DATABASE|USER|PASSWORD|ROOT_PASSWORD)/);
+});
+
+test('volumes_from and links name the first container of a service; both order creation', async () => {
+  const p = await project(`
+services:
+  data: { image: busybox, volumes: [/shared] }
+  db: { image: busybox }
+  app:
+    image: busybox
+    volumes_from: ["data:ro", "container:legacy"]
+    links: ["db:database", "data"]
+    networks: [a, b]
+networks: { a: {}, b: {} }
+`);
+  const { body, extraNetworks } = createPlan(p, p.services.app!, { number: 1, name: 'demo-app-1' });
+  assert.deepEqual(body.HostConfig?.VolumesFrom, ['demo-data-1:ro', 'legacy']);
+  assert.deepEqual(body.HostConfig?.Links, ['demo-db-1:database', 'demo-data-1:data']);
+  // Per-network links: the daemon makes the aliases visible to this container only.
+  assert.deepEqual(body.NetworkingConfig?.EndpointsConfig?.demo_a?.Links, body.HostConfig?.Links);
+  assert.deepEqual(extraNetworks[0]?.endpoint.Links, body.HostConfig?.Links);
+  assert.deepEqual(serviceDependencies(p.services.app!), ['data', 'db']);
+  assert.deepEqual(dependencyOrder(p), ['data', 'db', 'app']);
+});
+
+test('links and volumes_from to undefined services, and cycles through them, are refused', async () => {
+  await assert.rejects(
+    project('services:\n  a: { image: busybox, links: [nope] }\n'),
+    /links to undefined service "nope"/,
+  );
+  await assert.rejects(
+    project('services:\n  a: { image: busybox, volumes_from: [nope] }\n'),
+    /undefined service nope in volumes_from/,
+  );
+  const p = await project(
+    'services:\n  a: { image: busybox, links: [b] }\n  b: { image: busybox, volumes_from: [a] }\n',
+  );
+  assert.throws(() => dependencyOrder(p), /dependency cycle detected: a -> b -> a/);
 });
