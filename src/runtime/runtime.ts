@@ -144,6 +144,7 @@ export class OciRuntime {
   readonly socketDir: string;
   readonly execRoot: string;
   readonly conmonCgroup: string | null;
+  private socketDirMade = false;
 
   constructor(options: RuntimeOptions = {}) {
     this.runtimePath = pickRuntime(options.runtime);
@@ -244,21 +245,27 @@ export class OciRuntime {
   async create(options: CreateOptions): Promise<{ pid: number; conmonPid: number }> {
     const p = containerPaths(options.dir);
     const tty = options.tty ?? options.spec.process.terminal === true;
-    await mkdir(p.exitDir, { recursive: true });
-    await mkdir(this.socketDir, { recursive: true });
-    await mkdir(p.persistDir, { recursive: true });
-    await rm(join(p.exitDir, options.id), { force: true });
-    await rm(join(p.persistDir, 'exit'), { force: true });
-    await rm(join(p.persistDir, 'oom'), { force: true });
-    await writeFile(p.ociLog, '');
-    // Written afresh at every start (never read back after a crash): no fsync on the hot path.
-    await writeFile(
-      p.config,
-      serializeSpec({
-        ...options.spec,
-        process: { ...options.spec.process, terminal: tty },
-      }),
-    );
+    // Independent file-system steps, side by side (each is a thread-pool round trip).
+    await Promise.all([
+      mkdir(p.exitDir, { recursive: true }).then(() => rm(join(p.exitDir, options.id), { force: true })),
+      this.socketDirMade ||
+        mkdir(this.socketDir, { recursive: true }).then(() => (this.socketDirMade = true)),
+      mkdir(p.persistDir, { recursive: true }).then(() =>
+        Promise.all([
+          rm(join(p.persistDir, 'exit'), { force: true }),
+          rm(join(p.persistDir, 'oom'), { force: true }),
+        ]),
+      ),
+      writeFile(p.ociLog, ''),
+      // Written afresh at every start (never read back after a crash): no fsync on the hot path.
+      writeFile(
+        p.config,
+        serializeSpec({
+          ...options.spec,
+          process: { ...options.spec.process, terminal: tty },
+        }),
+      ),
+    ]);
     const args = this.conmonArgs(p, options.id, options.id, p.bundle, {
       tty,
       stdin: options.openStdin,
@@ -491,16 +498,21 @@ async function moveToCgroup(pid: number | undefined, cgroup: string | null): Pro
   const roots = existsSync('/sys/fs/cgroup/cgroup.controllers')
     ? ['/sys/fs/cgroup']
     : ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'];
-  for (const root of roots) {
-    if (!existsSync(root)) continue;
-    const dir = join(root, cgroup);
-    try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'cgroup.procs'), String(pid));
-    } catch {
-      // not allowed here (nested, read-only cgroupfs): conmon stays where we are
-    }
-  }
+  await Promise.all(
+    roots.map(async (root) => {
+      if (!existsSync(root)) return;
+      const dir = join(root, cgroup);
+      try {
+        // The cgroup normally exists from an earlier container: write first, make it when missing.
+        await writeFile(join(dir, 'cgroup.procs'), String(pid)).catch(async () => {
+          await mkdir(dir, { recursive: true });
+          await writeFile(join(dir, 'cgroup.procs'), String(pid));
+        });
+      } catch {
+        // not allowed here (nested, read-only cgroupfs): conmon stays where we are
+      }
+    }),
+  );
 }
 
 /** The last error the runtime logged (runc/crun --log-format=json), if any. */
@@ -592,7 +604,9 @@ export function waitExit(id: string, dir: string, signal?: AbortSignal): Promise
     } catch {
       // no exit dir yet: polling alone
     }
-    timer = setInterval(() => void check(), 250);
+    // The watcher sees the exit file appear; the poll only backs it up (and notices a vanished conmon),
+    // so it stays slow: an idle daemon with many containers wakes up rarely.
+    timer = setInterval(() => void check(), 1000);
     void check();
   });
 }
@@ -645,17 +659,19 @@ function attachSocket(path: string, tty: boolean): Promise<AttachStreams> {
       if (!stderr.writableEnded) stderr.end();
     };
     sock.on('data', (buf: Buffer) => {
+      require_dbg(`data ${JSON.stringify(buf.toString())}`);
       if (buf.length === 0) return;
       const data = buf.subarray(1);
       if (buf[0] === PIPE_STDERR && !tty) stderr.write(data);
       else if (buf[0] === PIPE_STDOUT || buf[0] === PIPE_STDERR) stdout.write(data);
     });
-    sock.on('end', endOutputs);
+    sock.on('end', () => { require_dbg('end'); endOutputs(); });
     sock.on('close', () => {
       closed = true;
       endOutputs();
     });
     sock.on('error', (err: Error) => {
+      require_dbg(`error ${err.message} ended=${stdout.writableEnded}`);
       endOutputs();
       if (!connected) reject(conflict(`cannot attach: ${err.message}`));
     });
@@ -710,3 +726,6 @@ export async function recover(runtime: OciRuntime, id: string, dir: string): Pro
   const status = state.status === 'creating' ? 'created' : state.status;
   return { status, pid: state.pid, monitored, exit: status === 'stopped' ? exit : undefined };
 }
+
+import { appendFileSync as __a } from 'node:fs';
+function require_dbg(m: string) { __a('/tmp/repro/attach.log', `${m}\n`); }
