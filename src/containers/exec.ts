@@ -95,7 +95,7 @@ export class ExecService {
   /** Starts the process; the caller wires the handle's streams when not detached. */
   async start(
     id: string,
-    opts: { detach: boolean; tty?: boolean },
+    opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] | null },
   ): Promise<{ exec: ExecInstance; rec: ContainerRecord; handle: ExecHandle }> {
     const exec = this.get(id);
     if (exec.started) throw conflict(`Error: Exec command ${id} has already run`);
@@ -111,6 +111,10 @@ export class ExecService {
       Privileged: !!exec.Config.Privileged,
       Tty: tty,
     });
+    // The terminal's size goes into the process spec: the runtime sets it before the process runs, so
+    // a short process never writes to a default-sized terminal (and nothing races its exit).
+    const size = opts.consoleSize ?? exec.Config.ConsoleSize;
+    if (tty && size && size[0] > 0 && size[1] > 0) spec.consoleSize = { height: size[0], width: size[1] };
     let handle: ExecHandle;
     try {
       handle = await this.runtime.exec(rec.Id, this.containers.dir(rec), spec, {

@@ -1,8 +1,7 @@
 // The docker CLI's streaming commands against berth: logs, attach, exec, top, stats and events.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { DOCKER, type Suite, setUp, skipReason, until } from './docker-cli-lib.js';
+import { CLIS, type Suite, setUp, skipReason, until } from './docker-cli-lib.js';
 
 const skip = skipReason();
 
@@ -14,201 +13,201 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
   after(async () => {
     await s?.close();
   });
+  for (const cli of CLIS)
+    describe(cli.name, { concurrency: false }, () => {
+      before(() => s.use(cli));
 
-  test('logs: stdout and stderr, --tail, -t, --since, -f', async () => {
-    s.ok([
-      'run',
-      '--name',
-      'log1',
-      'busybox',
-      'sh',
-      '-c',
-      'for i in 1 2 3 4 5; do echo out$i; done; echo err1 >&2',
-    ]);
-    const all = s.docker(['logs', 'log1']);
-    assert.equal(all.status, 0);
-    assert.equal(all.stdout, 'out1\nout2\nout3\nout4\nout5\n');
-    assert.equal(all.stderr, 'err1\n');
-    // --tail counts lines of both streams together, as Docker's does.
-    const tail = s.docker(['logs', '--tail', '2', 'log1']);
-    assert.equal(tail.stdout, 'out5\n');
-    assert.equal(tail.stderr, 'err1\n');
-    assert.equal(s.docker(['logs', '--tail', '0', 'log1']).stdout, '');
-    const stamped = s.docker(['logs', '-t', '--tail', '2', 'log1']).stdout;
-    assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z out5\n$/);
-    assert.equal(s.docker(['logs', '--since', '2099-01-01T00:00:00Z', 'log1']).stdout, '');
-    assert.equal(s.docker(['logs', '--since', '1h', 'log1']).stdout.split('\n').length, 6);
-    const bad = s.docker(['logs', '--since', 'yesterday-ish', 'log1']);
-    assert.notEqual(bad.status, 0);
-    s.ok(['rm', 'log1']);
+      test('logs: stdout and stderr, --tail, -t, --since, -f', async () => {
+        s.ok([
+          'run',
+          '--name',
+          'log1',
+          'busybox',
+          'sh',
+          '-c',
+          'for i in 1 2 3 4 5; do echo out$i; done; echo err1 >&2',
+        ]);
+        const all = s.cmd(['logs', 'log1']);
+        assert.equal(all.status, 0);
+        assert.equal(all.stdout, 'out1\nout2\nout3\nout4\nout5\n');
+        assert.equal(all.stderr, 'err1\n');
+        // --tail counts lines of both streams together, as Docker's does.
+        const tail = s.cmd(['logs', '--tail', '2', 'log1']);
+        assert.equal(tail.stdout, 'out5\n');
+        assert.equal(tail.stderr, 'err1\n');
+        assert.equal(s.cmd(['logs', '--tail', '0', 'log1']).stdout, '');
+        const stamped = s.cmd(['logs', '-t', '--tail', '2', 'log1']).stdout;
+        assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z out5\n$/);
+        assert.equal(s.cmd(['logs', '--since', '2099-01-01T00:00:00Z', 'log1']).stdout, '');
+        assert.equal(s.cmd(['logs', '--since', '1h', 'log1']).stdout.split('\n').length, 6);
+        const bad = s.cmd(['logs', '--since', 'yesterday-ish', 'log1']);
+        assert.notEqual(bad.status, 0);
+        s.ok(['rm', 'log1']);
 
-    // -f follows a running container and ends when it exits.
-    s.ok([
-      'run',
-      '-d',
-      '--name',
-      'log2',
-      'busybox',
-      'sh',
-      '-c',
-      'echo first; sleep 1; echo second; sleep 0.5',
-    ]);
-    const followed = await s.dockerAsync(['logs', '-f', 'log2'], { timeoutMs: 20_000 });
-    assert.equal(followed.status, 0);
-    assert.equal(followed.stdout, 'first\nsecond\n');
-    s.ok(['rm', 'log2']);
-  });
+        // -f follows a running container and ends when it exits.
+        s.ok([
+          'run',
+          '-d',
+          '--name',
+          'log2',
+          'busybox',
+          'sh',
+          '-c',
+          'echo first; sleep 1; echo second; sleep 0.5',
+        ]);
+        const followed = await s.cmdAsync(['logs', '-f', 'log2'], { timeoutMs: 20_000 });
+        assert.equal(followed.status, 0);
+        assert.equal(followed.stdout, 'first\nsecond\n');
+        s.ok(['rm', 'log2']);
+      });
 
-  test('attach to a running container sees its output and its exit code', async () => {
-    s.ok(['run', '-d', '--name', 'att1', 'busybox', 'sh', '-c', 'sleep 1; echo attached-out; exit 6']);
-    const r = await s.dockerAsync(['attach', 'att1'], { timeoutMs: 20_000 });
-    assert.equal(r.stdout, 'attached-out\n');
-    assert.equal(r.status, 6);
-    s.ok(['rm', 'att1']);
-    // -i attach forwards stdin
-    s.ok(['run', '-d', '-i', '--name', 'att2', 'busybox', 'sh', '-c', 'read line; echo got:$line']);
-    const r2 = await s.dockerAsync(['attach', 'att2'], { input: 'hello\n', timeoutMs: 20_000 });
-    assert.equal(r2.stdout, 'got:hello\n');
-    s.ok(['rm', '-f', 'att2']);
-  });
+      test('attach to a running container sees its output and its exit code', async () => {
+        s.ok(['run', '-d', '--name', 'att1', 'busybox', 'sh', '-c', 'sleep 1; echo attached-out; exit 6']);
+        const r = await s.cmdAsync(['attach', 'att1'], { timeoutMs: 20_000 });
+        assert.equal(r.stdout, 'attached-out\n');
+        assert.equal(r.status, 6);
+        s.ok(['rm', 'att1']);
+        // -i attach forwards stdin
+        s.ok(['run', '-d', '-i', '--name', 'att2', 'busybox', 'sh', '-c', 'read line; echo got:$line']);
+        const r2 = await s.cmdAsync(['attach', 'att2'], { input: 'hello\n', timeoutMs: 20_000 });
+        assert.equal(r2.stdout, 'got:hello\n');
+        s.ok(['rm', '-f', 'att2']);
+      });
 
-  test('exec: output, exit codes, -e, -u, -w, -d, -i, --privileged, -t', async () => {
-    s.ok(['run', '-d', '--name', 'ex1', 'busybox', 'sleep', '300']);
-    assert.equal(s.ok(['exec', 'ex1', 'echo', 'hi']), 'hi');
-    assert.equal(s.docker(['exec', 'ex1', 'sh', '-c', 'exit 4']).status, 4);
-    const missing = s.docker(['exec', 'ex1', '/no/such']);
-    assert.equal(missing.status, 127);
-    assert.match(missing.stderr + missing.stdout, /no such file or directory/);
-    const notExec = s.docker(['exec', 'ex1', '/etc/passwd']);
-    assert.equal(notExec.status, 126);
-    assert.equal(
-      s.ok([
-        'exec',
-        '-e',
-        'V=7',
-        '-u',
-        'nobody',
-        '-w',
-        '/tmp',
-        'ex1',
-        'sh',
-        '-c',
-        'echo $V $(id -un) $(pwd)',
-      ]),
-      '7 nobody /tmp',
-    );
-    assert.equal(s.ok(['exec', '-i', 'ex1', 'cat'], { input: 'in via stdin\n' }), 'in via stdin');
-    s.ok(['exec', '-d', 'ex1', 'sh', '-c', 'echo detached > /tmp/d.txt']);
-    assert.equal(await until(() => s.docker(['exec', 'ex1', 'cat', '/tmp/d.txt']).stdout.trim()), 'detached');
-    const capEff = (args: string[]) =>
-      BigInt(`0x${s.ok(['exec', ...args, 'ex1', 'sh', '-c', 'grep CapEff /proc/self/status | cut -f2'])}`);
-    assert.ok(capEff(['--privileged']) > capEff([]));
-    // The terminal's name goes to a file: the tty output itself is sometimes lost (see the report).
-    const tty = spawnSync(
-      'script',
-      ['-qec', `${DOCKER} exec -it ex1 sh -c 'tty > /tmp/tty.txt; exit 3'`, '/dev/null'],
-      {
-        env: { ...s.d.env, TERM: 'xterm' },
-        input: '',
-        encoding: 'utf8',
-        timeout: 30_000,
-      },
-    );
-    assert.equal(tty.status, 3);
-    assert.match(s.ok(['exec', 'ex1', 'cat', '/tmp/tty.txt']), /^\/dev\/pts\/\d+$/);
-    const stopped = s.ok(['create', '--name', 'ex2', 'busybox', 'true']);
-    const notRunning = s.docker(['exec', stopped, 'true']);
-    assert.equal(notRunning.status, 1);
-    assert.match(notRunning.stderr, /is not running/);
-    s.ok(['rm', '-f', 'ex1', 'ex2']);
-  });
+      test('exec: output, exit codes, -e, -u, -w, -d, -i, --privileged, -t', async () => {
+        s.ok(['run', '-d', '--name', 'ex1', 'busybox', 'sleep', '300']);
+        assert.equal(s.ok(['exec', 'ex1', 'echo', 'hi']), 'hi');
+        assert.equal(s.cmd(['exec', 'ex1', 'sh', '-c', 'exit 4']).status, 4);
+        const missing = s.cmd(['exec', 'ex1', '/no/such']);
+        assert.equal(missing.status, 127);
+        assert.match(missing.stderr + missing.stdout, /no such file or directory/);
+        const notExec = s.cmd(['exec', 'ex1', '/etc/passwd']);
+        assert.equal(notExec.status, 126);
+        assert.equal(
+          s.ok([
+            'exec',
+            '-e',
+            'V=7',
+            '-u',
+            'nobody',
+            '-w',
+            '/tmp',
+            'ex1',
+            'sh',
+            '-c',
+            'echo $V $(id -un) $(pwd)',
+          ]),
+          '7 nobody /tmp',
+        );
+        assert.equal(s.ok(['exec', '-i', 'ex1', 'cat'], { input: 'in via stdin\n' }), 'in via stdin');
+        s.ok(['exec', '-d', 'ex1', 'sh', '-c', 'echo detached > /tmp/d.txt']);
+        assert.equal(
+          await until(() => s.cmd(['exec', 'ex1', 'cat', '/tmp/d.txt']).stdout.trim()),
+          'detached',
+        );
+        const capEff = (args: string[]) =>
+          BigInt(
+            `0x${s.ok(['exec', ...args, 'ex1', 'sh', '-c', 'grep CapEff /proc/self/status | cut -f2'])}`,
+          );
+        assert.ok(capEff(['--privileged']) > capEff([]));
+        // -t: the terminal's output comes back through it, and the exit code too.
+        const tty = s.inPty(['exec', '-it', 'ex1', 'sh', '-c', 'tty; exit 3']);
+        assert.equal(tty.status, 3);
+        assert.match(tty.stdout, /^\/dev\/pts\/\d+\n$/);
+        const stopped = s.ok(['create', '--name', 'ex2', 'busybox', 'true']);
+        const notRunning = s.cmd(['exec', stopped, 'true']);
+        assert.equal(notRunning.status, 1);
+        assert.match(notRunning.stderr, /is not running/);
+        s.ok(['rm', '-f', 'ex1', 'ex2']);
+      });
 
-  test('top and stats --no-stream', () => {
-    s.ok(['run', '-d', '--name', 'top1', 'busybox', 'sleep', '300']);
-    const top = s.ok(['top', 'top1']);
-    assert.match(top.split('\n')[0] ?? '', /PID/);
-    assert.match(top, /sleep 300/);
-    const stats = s.ok(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', 'top1']);
-    assert.match(stats, /^top1 [\d.]+[KMG]?i?B \/ [\d.]+[KMGT]?i?B 1$/);
-    const json = JSON.parse(s.ok(['stats', '--no-stream', '--format', '{{json .}}', 'top1'])) as Record<
-      string,
-      string
-    >;
-    assert.equal(json.Name, 'top1');
-    assert.match(json.CPUPerc ?? '', /%$/);
-    s.ok(['rm', '-f', 'top1']);
-  });
+      test('top and stats --no-stream', () => {
+        s.ok(['run', '-d', '--name', 'top1', 'busybox', 'sleep', '300']);
+        const top = s.ok(['top', 'top1']);
+        assert.match(top.split('\n')[0] ?? '', /PID/);
+        assert.match(top, /sleep 300/);
+        const stats = s.ok(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', 'top1']);
+        assert.match(stats, /^top1 [\d.]+[KMG]?i?B \/ [\d.]+[KMGT]?i?B 1$/);
+        const json = JSON.parse(s.ok(['stats', '--no-stream', '--format', '{{json .}}', 'top1'])) as Record<
+          string,
+          string
+        >;
+        assert.equal(json.Name, 'top1');
+        assert.match(json.CPUPerc ?? '', /%$/);
+        s.ok(['rm', '-f', 'top1']);
+      });
 
-  test('events with --since/--until and filters', async () => {
-    const since = Math.floor(Date.now() / 1000) - 1;
-    s.ok(['run', '--rm', '--name', 'ev1', '-l', 'evlabel=1', 'busybox', 'true']);
-    s.ok(['run', '--rm', '--name', 'ev2', 'busybox', 'true']);
-    const upTo = Math.floor(Date.now() / 1000) + 1;
-    const r = s.docker([
-      'events',
-      '--since',
-      String(since),
-      '--until',
-      String(upTo),
-      '--filter',
-      'container=ev1',
-      '--format',
-      '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
-    ]);
-    assert.equal(r.status, 0, r.stderr);
-    const actions = r.stdout.trim().split('\n');
-    assert.deepEqual(
-      actions.map((l) => l.split(' ')[1]),
-      ['create', 'attach', 'start', 'die', 'destroy'].filter((a) =>
-        actions.some((l) => l.includes(` ${a} `)),
-      ),
-    );
-    for (const a of ['create', 'start', 'die', 'destroy'])
-      assert.ok(actions.includes(`container ${a} ev1`), a);
-    assert.ok(!r.stdout.includes('ev2'));
-    const byLabel = s.ok([
-      'events',
-      '--since',
-      String(since),
-      '--until',
-      String(upTo),
-      '--filter',
-      'label=evlabel=1',
-      '--filter',
-      'event=die',
-      '--format',
-      '{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}',
-    ]);
-    assert.equal(byLabel, 'ev1 0');
-    // Live: a running `docker events` sees a new container's start.
-    const child = spawn(
-      DOCKER,
-      ['events', '--filter', 'event=start', '--format', '{{.Actor.Attributes.name}}'],
-      {
-        env: s.d.env,
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
+      test('events with --since/--until and filters', async () => {
+        const since = Math.floor(Date.now() / 1000) - 1;
+        s.ok(['run', '--rm', '--name', 'ev1', '-l', 'evlabel=1', 'busybox', 'true']);
+        s.ok(['run', '--rm', '--name', 'ev2', 'busybox', 'true']);
+        const upTo = Math.floor(Date.now() / 1000) + 1;
+        const r = s.cmd([
+          'events',
+          '--since',
+          String(since),
+          '--until',
+          String(upTo),
+          '--filter',
+          'container=ev1',
+          '--format',
+          '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
+        ]);
+        assert.equal(r.status, 0, r.stderr);
+        const actions = r.stdout.trim().split('\n');
+        assert.deepEqual(
+          actions.map((l) => l.split(' ')[1]),
+          ['create', 'attach', 'start', 'die', 'destroy'].filter((a) =>
+            actions.some((l) => l.includes(` ${a} `)),
+          ),
+        );
+        for (const a of ['create', 'start', 'die', 'destroy'])
+          assert.ok(actions.includes(`container ${a} ev1`), a);
+        assert.ok(!r.stdout.includes('ev2'));
+        const byLabel = s.ok([
+          'events',
+          '--since',
+          String(since),
+          '--until',
+          String(upTo),
+          '--filter',
+          'label=evlabel=1',
+          '--filter',
+          'event=die',
+          '--format',
+          '{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}',
+        ]);
+        assert.equal(byLabel, 'ev1 0');
+        // Live: a running `docker events` sees a new container's start.
+        const child = s.spawn([
+          'events',
+          '--filter',
+          'event=start',
+          '--format',
+          '{{.Actor.Attributes.name}}',
+        ]);
+        let out = '';
+        child.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+        });
+        try {
+          await new Promise((r) => setTimeout(r, 500));
+          s.ok(['run', '--rm', '--name', 'ev3', 'busybox', 'true']);
+          assert.equal(await until(() => out.includes('ev3')), true);
+        } finally {
+          child.kill();
+        }
+        const badFilter = s.cmd([
+          'events',
+          '--since',
+          String(since),
+          '--until',
+          String(upTo),
+          '--filter',
+          'nosuch=1',
+        ]);
+        assert.notEqual(badFilter.status, 0);
+        assert.match(badFilter.stderr, /invalid filter/);
+      });
     });
-    try {
-      await new Promise((r) => setTimeout(r, 500));
-      s.ok(['run', '--rm', '--name', 'ev3', 'busybox', 'true']);
-      assert.equal(await until(() => out.includes('ev3')), true);
-    } finally {
-      child.kill();
-    }
-    const badFilter = s.docker([
-      'events',
-      '--since',
-      String(since),
-      '--until',
-      String(upTo),
-      '--filter',
-      'nosuch=1',
-    ]);
-    assert.notEqual(badFilter.status, 0);
-    assert.match(badFilter.stderr, /invalid filter/);
-  });
 });

@@ -33,15 +33,15 @@ export function registerExecRoutes(router: Router, execs: ExecService): void {
     const socket = await hijack(req, { multiplexed: !tty });
     let handle: Awaited<ReturnType<ExecService['start']>>['handle'];
     try {
-      ({ handle } = await execs.start(exec.ID, { detach: false, tty }));
+      ({ handle } = await execs.start(exec.ID, { detach: false, tty, consoleSize: body.ConsoleSize }));
     } catch (err) {
       const text = `OCI runtime exec failed: ${messageOf(err)}: unknown\r\n`;
       (tty ? socket : muxWriter(socket, 2)).write(text);
       socket.end();
       return;
     }
-    if (body.ConsoleSize && tty)
-      await handle.resize({ height: body.ConsoleSize[0], width: body.ConsoleSize[1] }).catch(() => {});
+    // Wire the output before anything awaits: once a short process exits the runtime drains whatever
+    // nobody reads, and its end event would pass unseen (lost output, a stuck stream).
     const pending: Promise<void>[] = [];
     const pipeOut = (from: NodeJS.ReadableStream | undefined, stream: 1 | 2) => {
       if (!from) return;

@@ -146,6 +146,11 @@ function proxySignals(client: EngineClient, id: string): () => void {
   };
 }
 
+/** docker's check before attaching a terminal: -it needs a terminal on our side. */
+function checkTty(attachStdin: boolean, tty: boolean): void {
+  if (attachStdin && tty && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
+}
+
 function resizeNow(client: EngineClient, id: string, exec = false): void {
   const out = process.stdout;
   if (!out.isTTY || !out.rows || !out.columns) return;
@@ -159,6 +164,7 @@ async function runAction(image: string, command: string[], flags: RunFlags): Pro
   });
   if (flags.detach && flags.attach.length)
     throw new CliError('berth: conflicting options: cannot specify both --attach and --detach', 125);
+  if (!flags.detach) checkTty(!!flags.interactive, !!flags.tty);
   let created: Awaited<ReturnType<typeof createContainer>>;
   try {
     created = await createContainer(client, flags, image, command);
@@ -282,6 +288,7 @@ interface ExecFlags {
 }
 
 async function execAction(container: string, command: string[], flags: ExecFlags): Promise<void> {
+  if (!flags.detach) checkTty(!!flags.interactive, !!flags.tty);
   const client = await ensureDaemon();
   let env: string[];
   try {
