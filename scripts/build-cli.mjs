@@ -2,17 +2,45 @@
 // module and shared chunks. Loading ~40 separate ES modules costs a resolve, a package.json lookup, a read
 // and a compile each; a few chunks start measurably faster (see bench/cli-startup.ts).
 //
+// Node's builtins are loaded with require(), not import: importing one as an ES module builds a facade
+// that reads every export, and some exports are getters that load more (node:crypto's webcrypto,
+// node:fs's promises, node:stream's promises): ~10 ms of every start. Through esbuild's CommonJS interop
+// each property is read where it is used.
+//
 // Only commander is bundled: it is on every command's path. Other packages stay external (loaded from
 // node_modules on demand) because some code reaches into a package's own module instance (tar-pax.ts
 // patches tar-stream's headers module) and native addons cannot be bundled.
 // Run after tsc (npm run build): node scripts/build-cli.mjs
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outdir = `${root}dist/cli`;
+const final = `${root}dist/cli`;
+// Built aside and renamed into place: berth commands running meanwhile (tests, other builds) never see a
+// half-written bundle.
+const outdir = `${final}.tmp-${process.pid}`;
 const BUNDLED = new Set(['commander']);
+
+/**
+ * Rewrites `import { a, b as c } from 'node:x'` as `const { a, b: c } = require('node:x')` (type-only
+ * imports and specifiers stay for esbuild to drop).
+ */
+function requireBuiltins(source) {
+  return source.replace(/^import\s+\{([^}]*)\}\s+from\s+'([^']+)';/gm, (whole, list, spec) => {
+    if (!isBuiltin(spec)) return whole;
+    const names = list
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n && !n.startsWith('type '))
+      .map((n) => n.replace(/\s+as\s+/, ': '));
+    if (names.length === 0) return whole;
+    // Keeps the line count, so source maps still point at the right lines.
+    const lines = whole.split('\n').length - 1;
+    return `const { ${names.join(', ')} } = require('${spec}');${'\n'.repeat(lines)}`;
+  });
+}
 
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
@@ -37,19 +65,38 @@ const result = await build({
   },
   plugins: [
     {
-      name: 'external-packages',
+      name: 'berth-cli',
       setup(b) {
+        b.onLoad({ filter: /\.ts$/ }, (args) => ({
+          contents: requireBuiltins(readFileSync(args.path, 'utf8')),
+          loader: 'ts',
+        }));
         b.onResolve({ filter: /^[^./]/ }, (args) => {
-          const pkg = args.path.startsWith('@')
-            ? args.path.split('/').slice(0, 2).join('/')
-            : args.path.split('/')[0];
-          if (args.path.startsWith('node:') || !BUNDLED.has(pkg)) return { path: args.path, external: true };
+          const parts = args.path.split('/');
+          const pkg = args.path.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+          if (isBuiltin(args.path) || !BUNDLED.has(pkg)) return { path: args.path, external: true };
           return undefined;
         });
       },
     },
   ],
 });
-if (result.errors.length > 0) process.exit(1);
+if (result.errors.length > 0) {
+  rmSync(outdir, { recursive: true, force: true });
+  process.exit(1);
+}
+const old = `${final}.old-${process.pid}`;
+// Another build may swap its own bundle in at the same moment: move whatever is there aside and retry.
+for (let i = 0; ; i++) {
+  try {
+    if (existsSync(final)) renameSync(final, old);
+    renameSync(outdir, final);
+    break;
+  } catch (err) {
+    if (i >= 5 || !['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(err.code)) throw err;
+    rmSync(old, { recursive: true, force: true });
+  }
+}
+rmSync(old, { recursive: true, force: true });
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
 console.log(`bundled the CLI: ${files.length} files in dist/cli/`);

@@ -72,7 +72,12 @@ export const COMMANDS: Record<string, string[]> = {
   build: ['build'],
 };
 
-/** A program with the modules needed for `argv` (all of them for help, versions and unknown commands). */
+/**
+ * A program with the modules needed for `argv` (all of them for help, versions and unknown commands).
+ * When `argv` names a known command, only that top-level command is built: its module's other commands
+ * (`berth ps` loads the module that also defines `run` and `create`, with their hundred options each)
+ * are skipped, so the command line costs what the invoked command needs.
+ */
 export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('berth');
   program
@@ -81,7 +86,59 @@ export async function buildProgram(argv: string[]): Promise<Command> {
     .enablePositionalOptions()
     .showHelpAfterError(false);
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
-  const names = (first && COMMANDS[first]) || Object.keys(COMMAND_MODULES);
-  for (const name of names) (await COMMAND_MODULES[name]!()).register(program);
+  const only = first !== undefined && Object.hasOwn(COMMANDS, first) ? first : undefined;
+  const names = only ? COMMANDS[only]! : Object.keys(COMMAND_MODULES);
+  const modules = await Promise.all(names.map((name) => COMMAND_MODULES[name]!()));
+  const restore = only ? onlyCommand(program, only) : () => {};
+  try {
+    for (const m of modules) m.register(program);
+  } finally {
+    restore();
+  }
   return program;
+}
+
+/**
+ * Until the returned function runs, `program.command(name…)` for any other top-level name returns a
+ * stand-in that accepts and ignores every call made on it, and `program.addCommand` of another name
+ * does nothing.
+ */
+function onlyCommand(program: Command, only: string): () => void {
+  const command = program.command.bind(program) as (...args: unknown[]) => Command;
+  const addCommand = program.addCommand.bind(program);
+  const stub = ignoredCommand(only);
+  const patched = program as unknown as Record<'command' | 'addCommand', unknown>;
+  patched.command = (nameAndArgs: string, ...rest: unknown[]) =>
+    nameAndArgs.trim().split(/\s+/)[0] === only ? command(nameAndArgs, ...rest) : stub;
+  patched.addCommand = (cmd: Command, opts?: { isDefault?: boolean; hidden?: boolean }) =>
+    cmd.name() === only ? addCommand(cmd, opts) : program;
+  return () => {
+    delete patched.command;
+    delete patched.addCommand;
+  };
+}
+
+/**
+ * A chainable nothing: every property is itself, every call returns itself. On the top-level stand-in,
+ * `.alias(only)` throws: buildProgram chose what to build by command name and would miss the alias.
+ */
+function ignoredCommand(only: string | undefined): Command {
+  let sub: Command | undefined;
+  const stub: unknown = new Proxy(() => {}, {
+    get(_target, prop) {
+      if (prop === 'then') return undefined; // not a promise
+      if (prop === Symbol.toPrimitive) return () => '';
+      if (prop === Symbol.iterator) return function* () {};
+      // Subcommands of a stand-in are stand-ins, whose aliases do not matter.
+      if (prop === 'command' || prop === 'createCommand') return () => (sub ??= ignoredCommand(undefined));
+      if (prop === 'alias' && only !== undefined)
+        return (alias?: string) => {
+          if (alias === only) throw new Error(`berth: a top-level alias (${only}) needs buildProgram's care`);
+          return stub;
+        };
+      return stub;
+    },
+    apply: () => stub,
+  });
+  return stub as Command;
 }

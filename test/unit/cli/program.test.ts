@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Command } from 'commander';
-import { COMMAND_MODULES, COMMANDS } from '../../../src/cli/program.js';
+import { buildProgram, COMMAND_MODULES, COMMANDS } from '../../../src/cli/program.js';
 
 test('the table of top-level commands names exactly the modules that register each command', async () => {
   const actual: Record<string, string[]> = {};
@@ -19,4 +19,43 @@ test('the table of top-level commands names exactly the modules that register ea
         .sort(([a], [b]) => (a < b ? -1 : 1)),
     );
   assert.deepEqual(sorted(COMMANDS), sorted(actual));
+});
+
+/** A command's help text and, recursively, its subcommands' (what the user can see of its definition). */
+function describeCommand(cmd: Command): string {
+  return [cmd.helpInformation(), ...cmd.commands.map(describeCommand)].join('\n');
+}
+
+test('building only the invoked command gives it exactly as the full program has it', async () => {
+  const full = await buildProgram(['node', 'berth']);
+  for (const name of Object.keys(COMMANDS)) {
+    const only = await buildProgram(['node', 'berth', name, '--some-flag', 'arg']);
+    assert.deepEqual(
+      only.commands.map((c) => c.name()),
+      [name],
+      `berth ${name} builds only ${name}`,
+    );
+    const expected = full.commands.find((c) => c.name() === name)!;
+    assert.equal(describeCommand(only.commands[0]!), describeCommand(expected), `berth ${name}`);
+  }
+});
+
+test('help, versions and unknown commands build every command', async () => {
+  const all = Object.keys(COMMANDS).sort();
+  for (const argv of [[], ['--help'], ['-v'], ['no-such-command'], ['help', 'ps']]) {
+    const program = await buildProgram(['node', 'berth', ...argv]);
+    const names = program.commands.map((c) => c.name()).sort();
+    assert.deepEqual(names, all, `berth ${argv.join(' ')}`);
+  }
+});
+
+test('an options-first command line finds its command, and the program stays usable afterwards', async () => {
+  const program = await buildProgram(['node', 'berth', '--debug', 'version']);
+  assert.deepEqual(
+    program.commands.map((c) => c.name()),
+    ['version'],
+  );
+  // The stand-in is gone once registration is over: commands added later are real.
+  program.command('extra').description('added after build');
+  assert.equal(program.commands.find((c) => c.name() === 'extra')?.description(), 'added after build');
 });
