@@ -159,6 +159,20 @@ describe('build features: --checksum, --parents, symbolic --chmod, ssh mounts, -
       out,
       'app/src/main.go\napp/src/pkg/util/u.go\nparents/x/a.txt\nparents/y/a.txt\npivot/sub/b.txt\nxaya',
     );
+    // Between stages the sources are absolute: the pivot drops the leading directories.
+    const staged = await build({
+      Dockerfile: [
+        'FROM busybox AS s',
+        'RUN mkdir -p /out/a/b && echo deep > /out/a/b/c.txt && echo top > /out/t.txt',
+        'FROM busybox',
+        'COPY --from=s --parents /out/./a/b/c.txt /out/t.txt /dst/',
+      ].join('\n'),
+    });
+    assert.equal(staged.status, 0, staged.stderr + staged.stdout);
+    assert.equal(
+      await run(staged.tag, 'cd /dst && find . -type f | sort && cat a/b/c.txt'),
+      './a/b/c.txt\n./out/t.txt\ndeep\n',
+    );
     const bad = await build({ Dockerfile: 'FROM busybox\nCOPY --parents ./none/./*.txt /p/\n' });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /COPY failed: file not found in build context: stat \.\/none\/\.\/\*\.txt/);
