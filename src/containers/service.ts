@@ -591,45 +591,44 @@ export class ContainerService {
     return { netns, plumb: () => this.joinNetworks(rec, mode, netns) };
   }
 
-  /** Connects the sandbox to the container's networks (the first one gets the published ports). */
+  /**
+   * Connects the sandbox to the container's networks (the first one gets the published ports). A
+   * failure tears nothing down here: the runtime may be creating the container in this namespace
+   * right now; startLocked releases the network once both halves have settled.
+   */
   private async joinNetworks(rec: ContainerRecord, mode: string, netns: string): Promise<void> {
     const requested = (rec as ContainerRecord & { RequestedIPs?: Record<string, string> }).RequestedIPs ?? {};
     const names = [
       mode,
       ...Object.keys(rec.NetworkAliases ?? {}).filter((n) => n !== mode && n !== 'default'),
     ];
-    try {
-      for (const [i, network] of [...new Set(names)].entries()) {
-        const net = this.deps.networks.inspect(network);
-        const endpoint = await this.deps.networks.connect(network, {
-          containerId: rec.Id,
-          containerName: rec.Name,
-          netnsPath: netns,
-          aliases: rec.NetworkAliases?.[network] ?? [],
-          ipv4Address: requested[network],
-          portBindings:
-            i === 0
-              ? ((rec.HostConfig.PortBindings ?? undefined) as Parameters<
-                  NetworkService['connect']
-                >[1]['portBindings'])
-              : undefined,
-          exposedPorts:
-            i === 0
-              ? (rec.Config.ExposedPorts as Parameters<NetworkService['connect']>[1]['exposedPorts'])
-              : undefined,
-          publishAll: i === 0 ? !!rec.HostConfig.PublishAllPorts : false,
-          dns: rec.HostConfig.Dns ?? undefined,
-        });
-        rec.Networks[net.Name] = endpoint as EndpointSettings;
-      }
-      rec.Ports = this.deps.networks.portsOf(
-        rec.Id,
-        (rec.Config.ExposedPorts ?? {}) as Record<string, Record<string, never>>,
-      ) as ContainerRecord['Ports'];
-    } catch (err) {
-      await this.tearDownNetwork(rec).catch(() => {});
-      throw err;
+    for (const [i, network] of [...new Set(names)].entries()) {
+      const net = this.deps.networks.inspect(network);
+      const endpoint = await this.deps.networks.connect(network, {
+        containerId: rec.Id,
+        containerName: rec.Name,
+        netnsPath: netns,
+        aliases: rec.NetworkAliases?.[network] ?? [],
+        ipv4Address: requested[network],
+        portBindings:
+          i === 0
+            ? ((rec.HostConfig.PortBindings ?? undefined) as Parameters<
+                NetworkService['connect']
+              >[1]['portBindings'])
+            : undefined,
+        exposedPorts:
+          i === 0
+            ? (rec.Config.ExposedPorts as Parameters<NetworkService['connect']>[1]['exposedPorts'])
+            : undefined,
+        publishAll: i === 0 ? !!rec.HostConfig.PublishAllPorts : false,
+        dns: rec.HostConfig.Dns ?? undefined,
+      });
+      rec.Networks[net.Name] = endpoint as EndpointSettings;
     }
+    rec.Ports = this.deps.networks.portsOf(
+      rec.Id,
+      (rec.Config.ExposedPorts ?? {}) as Record<string, Record<string, never>>,
+    ) as ContainerRecord['Ports'];
   }
 
   private async tearDownNetwork(rec: ContainerRecord): Promise<void> {
@@ -766,7 +765,7 @@ export class ContainerService {
       this.released.add(rec.Id);
     });
     if (rec.HostConfig.AutoRemove && !recovering) {
-      this.autoRemove(rec, exitCode, finishedAt, oomKilled, release, trace);
+      await this.autoRemove(rec, exitCode, finishedAt, oomKilled, release, trace);
       return;
     }
     await release;
@@ -827,14 +826,14 @@ export class ContainerService {
    * the runtime state, network, mounts and files go; that clean-up goes on in the background (close()
    * waits for it). A crash meanwhile leaves a "running" record that recovery finds exited and removes.
    */
-  private autoRemove(
+  private async autoRemove(
     rec: ContainerRecord,
     exitCode: number,
     finishedAt: Date,
     oomKilled: boolean,
     release: Promise<void>,
     trace: ReturnType<typeof phaseTrace>,
-  ): void {
+  ): Promise<void> {
     rec.State = {
       ...rec.State,
       Status: 'removing',
@@ -847,8 +846,13 @@ export class ContainerService {
       FinishedAt: finishedAt.toISOString(),
     };
     rec.Ports = {};
-    this.cancelRestart(rec, false);
     this.exitWatches.get(rec.Id)?.abort();
+    // Volumes are freed before the answer (still under the container's lock): `docker volume rm`
+    // right after `run --rm -v` must work.
+    if (!this.mountless(rec)) {
+      await release;
+      await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: true }).catch(() => {});
+    }
     this.store.forget(rec);
     this.publish(rec, 'die', { exitCode: String(exitCode) });
     this.notify(rec.Id, 'exit', exitCode);
@@ -858,8 +862,6 @@ export class ContainerService {
       await release;
       trace.mark('cleanup');
       this.released.delete(rec.Id);
-      if (!this.mountless(rec))
-        await this.deps.volumes.releaseMounts(rec.Id, { removeAnonymous: true }).catch(() => {});
       await this.destroyFiles(rec).catch((err) =>
         console.error(`berth: removing the files of ${rec.Id}: ${(err as Error).message}`),
       );

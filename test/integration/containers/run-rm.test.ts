@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EngineClient } from '../../../src/client/index.js';
@@ -111,6 +112,47 @@ describe('run --rm: answered early, cleaned up fully', { skip, concurrency: fals
     assert.ok(ip === '' || ip === undefined || ip === addr);
     assert.match(out, new RegExp(`${addr!.replaceAll('.', '\\.')}\\s+${Id.slice(0, 12)}`));
     assert.match(out, /default via \d+\.\d+\.\d+\.\d+ dev eth0/);
+  });
+
+  test('a volume is free as soon as the removed wait answers', async () => {
+    const name = `runrm-vol-${Date.now().toString(36)}`;
+    await c.volumes.create({ Name: name });
+    const { Id } = await c.containers.create({
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'echo kept > /data/f'],
+      HostConfig: { AutoRemove: true, Binds: [`${name}:/data`] },
+    });
+    const removed = c.containers.wait(Id, { condition: 'removed' });
+    await c.containers.start(Id);
+    assert.equal((await removed).StatusCode, 0);
+    await c.volumes.remove(name); // a 409 "volume is in use" would throw
+    assert.equal(await until(() => !existsSync(netnsOf(Id))), true, 'netns removed');
+  });
+
+  test('a published port already in use fails the start with the port error, not the runtime’s', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const { Id } = await c.containers.create({
+        Image: 'busybox',
+        Cmd: ['sleep', '30'],
+        ExposedPorts: { '80/tcp': {} },
+        HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } },
+      });
+      const started = await c.raw('POST', `/containers/${Id}/start`);
+      assert.equal(started.status >= 400, true);
+      const body = (await started.json()) as { message?: string };
+      assert.match(body.message ?? '', /address already in use|port is already allocated/);
+      assert.doesNotMatch(body.message ?? '', /no such file/i);
+      assert.equal(existsSync(netnsOf(Id)), false, 'no netns');
+      assert.deepEqual(vethsOnBridge(), [], 'no veth');
+      assert.deepEqual(dnatRules(), [], 'no DNAT rule');
+      assert.equal((await c.containers.inspect(Id)).State?.Running, false);
+      await c.containers.remove(Id, { force: true });
+    } finally {
+      server.close();
+    }
   });
 
   test('a start that fails on the bridge leaves no netns, veth or port rule behind', async () => {
