@@ -4,7 +4,7 @@
 // monitors' RSS, over 50), and each daemon's idle RSS. Prints medians and ratios, and berth's own
 // per-phase timings (BERTH_TRACE=phases) so the slow part of a run is visible.
 //
-//   node --import tsx bench/run.ts [--runs 15] [--containers 50]
+//   node --import tsx bench/run.ts [--runs 15] [--containers 50] [--daemon-node-flags "--max-semi-space-size=1"]
 //
 // Both daemons run with `--network none` in the head-to-head row: the private dockerd has no bridge
 // (it must not touch the host's iptables beside other tests), while berth's default-bridge row is
@@ -22,6 +22,11 @@ const opt = (name: string, def: number) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const RUNS = opt('--runs', 15);
+// Node flags for berth's daemon process (e.g. a smaller young generation) to compare their effect.
+const DAEMON_NODE_FLAGS = (() => {
+  const i = args.indexOf('--daemon-node-flags');
+  return i >= 0 ? (args[i + 1] ?? '').split(' ').filter(Boolean) : [];
+})();
 const CONTAINERS = opt('--containers', 50);
 const DOCKER = '/usr/local/bin/docker';
 const REPO = join(import.meta.dirname, '..');
@@ -93,7 +98,7 @@ async function main() {
   const t = tempDir('berth-bench-run-');
   const cli = berthCli(t.path);
   process.env.BERTH_TRACE = 'phases';
-  const berth = await startTestDaemon({ berthArgv: cli.pre });
+  const berth = await startTestDaemon({ berthArgv: [...DAEMON_NODE_FLAGS, ...cli.pre] });
   delete process.env.BERTH_TRACE;
   const dockerd = await startDockerd();
   try {
@@ -225,10 +230,15 @@ async function main() {
     console.log(
       `                        dockerd ${mb(perDocker)} (dockerd+containerd +${mb(dockerLoaded - idleDocker)}, ${shims.pids.length} shims ${mb(shims.bytes)})   ratio ${(perDocker / perBerth).toFixed(2)}×`,
     );
+    // PSS counts a shared library page once across the monitors that map it (RSS counts it in each).
+    const pssBerth = (berthLoaded - idleBerth + conmons.pss) / CONTAINERS;
+    const pssDocker = (dockerLoaded - idleDocker + shims.pss) / CONTAINERS;
     console.log(
-      `  monitor PSS per container: berth conmon ${mb(conmons.pss / Math.max(1, conmons.pids.length))}   dockerd shim ${mb(shims.pss / Math.max(1, shims.pids.length))}`,
+      `  by PSS: berth ${mb(pssBerth)} (conmon ${mb(conmons.pss / Math.max(1, conmons.pids.length))} each)   dockerd ${mb(pssDocker)} (shim ${mb(shims.pss / Math.max(1, shims.pids.length))} each)   ratio ${(pssDocker / pssBerth).toFixed(2)}×`,
     );
-    console.log(`  idle daemon RSS: berth ${mb(idleBerth)}   dockerd+containerd ${mb(idleDocker)}`);
+    console.log(
+      `  idle daemon RSS: berth ${mb(idleBerth)}${DAEMON_NODE_FLAGS.length ? ` (node ${DAEMON_NODE_FLAGS.join(' ')})` : ''}   dockerd+containerd ${mb(idleDocker)}`,
+    );
     console.log(`  daemon RSS after the fleet was removed: berth ${mb(rssOf(berthDaemon).bytes)}`);
   } finally {
     await berth.stop();
