@@ -327,8 +327,14 @@ async function downloadBlob(
       // A connection dropped mid-blob continues with a Range request from the byte received.
       const body = resumableBody(res, {
         size,
-        what: `blob ${digest}`,
+        what: `layer ${digest}`,
         delays: ctx.retryDelays,
+        onRetry: (delay) =>
+          progress({
+            status: `Retrying in ${Math.max(1, Math.round(delay / 1000))} seconds`,
+            progressDetail: {},
+            id,
+          }),
         refetch: (offset) =>
           session.fetch(`/v2/${repo}/blobs/${digest}`, { headers: { Range: `bytes=${offset}-` } }),
       });

@@ -12,14 +12,14 @@ import { sleep, TruncatedError } from './util.js';
 export interface ResumableOptions {
   /** The blob's size from its descriptor. */
   size: number;
-  /** What the stream is, for messages ("blob sha256:…"). */
+  /** What the stream is, for messages ("layer sha256:…"). */
   what: string;
   /** Re-requests the blob from `offset` (adds the Range header). */
   refetch: (offset: number) => Promise<HttpResponse>;
   /** Waits before each resume; their count bounds the resumes. */
   delays: readonly number[];
-  /** Called before each resume with the byte it resumes from. */
-  onResume?: (offset: number, attempt: number) => void;
+  /** Called before waiting for each resume, with the wait and the byte it resumes from. */
+  onRetry?: (delay: number, offset: number) => void;
 }
 
 /** Where a 206 answer starts (`Content-Range: bytes <start>-<end>/<size>`), or undefined. */
@@ -93,14 +93,15 @@ async function* chunks(first: HttpResponse, opts: ResumableOptions): AsyncGenera
       if (resumes >= opts.delays.length) {
         throw new BerthError(
           500,
-          `${what}: download failed after ${resumes + 1} attempts at byte ${offset} of ${size}: ${(err as Error).message}`,
+          `error pulling ${what} after ${resumes + 1} attempts: ${(err as Error).message} (at byte ${offset} of ${size})`,
         );
       }
       res?.body.destroy();
       res = undefined;
-      await sleep(opts.delays[resumes]!);
+      const delay = opts.delays[resumes]!;
+      opts.onRetry?.(delay, offset);
+      await sleep(delay);
       resumes++;
-      opts.onResume?.(offset, resumes);
     }
   }
 }

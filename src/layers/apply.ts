@@ -3,27 +3,37 @@
 // diffID while extracting. Untrusted input: every path is checked (safe-path.ts) and the error names the entry.
 //
 // Per-entry work uses synchronous fs calls: they are plain syscalls on the page cache, and avoiding a
-// thread-pool round trip per open/write/chown/chmod/utimes makes extraction several times faster.
+// thread-pool round trip per call makes extraction fast. The exception is regular files up to FILE_ASYNC
+// bytes: creating an inode costs far more kernel time than parsing the tar, so their content is buffered
+// and open/write/chown/chmod/utimes/close run on libuv's pool, many at once (another core), while the
+// main thread parses on. Anything that could observe or change a path a pending file write uses (a
+// removal, a hardlink to it, the same name again) waits for the pending writes first (`settle()`).
 // Device nodes, fifos and xattrs, which Node cannot create, are batched into one `sh` (mknod/mkfifo) and
 // one `setfattr --restore` run at the end, so no process is spawned per ordinary entry.
 import {
   chmodSync,
   chownSync,
+  close,
   closeSync,
   constants,
+  fchmod,
   fchmodSync,
+  fchown,
   fchownSync,
+  futimes,
   futimesSync,
   lchownSync,
   linkSync,
   lstatSync,
   lutimesSync,
   mkdirSync,
+  open,
   openSync,
   rmSync,
   symlinkSync,
   utimesSync,
   writeSync,
+  writev,
 } from 'node:fs';
 import { posix } from 'node:path';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
@@ -87,14 +97,15 @@ export async function applyLayer(
   let size = 0;
   const abs = (rel: string) => (rel ? `${dest}/${rel}` : dest);
 
-  const clearTarget = (rel: string, keepDir: boolean) => {
-    let st: import('node:fs').Stats | undefined;
-    try {
-      st = lstatSync(abs(rel));
-    } catch {
-      return;
-    }
+  const writes = new PendingWrites();
+  /** Whether some directory is setgid (files created below it take its group, not ours). */
+  let anySetgid = false;
+  const clearTarget = async (rel: string, keepDir: boolean) => {
+    const st = lstatSafe(abs(rel));
+    if (!st) return;
     if (keepDir && st.isDirectory()) return;
+    // A pending write below what is removed must land before, not through whatever replaces it.
+    await writes.settle();
     rmSync(abs(rel), { recursive: true, force: true });
     forget(known, rel);
     // Deferred work for what was just removed must not follow whatever replaces it (maybe a symlink).
@@ -110,6 +121,8 @@ export async function applyLayer(
       const name = h.name;
       try {
         const rel = cleanEntryName(name);
+        writes.check();
+        if (writes.touches(rel)) await writes.settle();
         const base = posix.basename(rel);
         if (base.startsWith(WHITEOUT_PREFIX)) {
           entry.resume();
@@ -127,8 +140,9 @@ export async function applyLayer(
               ? `${dir}/${base.slice(WHITEOUT_PREFIX.length)}`
               : base.slice(WHITEOUT_PREFIX.length);
             cleanEntryName(target);
+            if (writes.touches(target)) await writes.settle();
             ensureParents(dest, target, known, name);
-            clearTarget(target, false);
+            await clearTarget(target, false);
             specials.push({
               rel: target,
               kind: 'c',
@@ -146,6 +160,7 @@ export async function applyLayer(
           // The root entry ("./"): take its mode and owner, not its existence.
           entry.resume();
           if (h.type === 'directory') {
+            if ((h.mode ?? 0) & 0o2000) anySetgid = true;
             chownSync(dest, h.uid ?? 0, h.gid ?? 0);
             chmodSync(dest, (h.mode ?? 0o755) & 0o7777);
             dirTimes.push({ rel: '', mtime: h.mtime ?? new Date(0) });
@@ -161,7 +176,25 @@ export async function applyLayer(
         switch (h.type) {
           case 'file':
           case 'contiguous-file': {
-            clearTarget(rel, false);
+            await clearTarget(rel, false);
+            if ((h.size ?? 0) <= FILE_ASYNC) {
+              const chunks: Buffer[] = [];
+              let len = 0;
+              for await (const chunk of entry as AsyncIterable<Buffer>) {
+                chunks.push(chunk);
+                len += chunk.length;
+              }
+              size += len;
+              // A new file already belongs to us, unless a setgid directory hands it its group.
+              const chown = anySetgid || uid !== OWN_UID || gid !== OWN_GID;
+              await writes.add(
+                rel,
+                len,
+                () => writeFileAsync(path, chunks, chown, uid, gid, mode, mtime),
+                name,
+              );
+              break;
+            }
             const fd = openSync(
               path,
               constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -183,8 +216,9 @@ export async function applyLayer(
           }
           case 'directory': {
             entry.resume();
-            clearTarget(rel, true);
+            await clearTarget(rel, true);
             ensureDir(path, rel, name);
+            if (mode & 0o2000) anySetgid = true;
             lchownSync(path, uid, gid);
             chmodSync(path, mode);
             known.add(rel);
@@ -193,7 +227,7 @@ export async function applyLayer(
           }
           case 'symlink': {
             entry.resume();
-            clearTarget(rel, false);
+            await clearTarget(rel, false);
             symlinkSync(h.linkname ?? '', path);
             lchownSync(path, uid, gid);
             lutimesSync(path, mtime, mtime);
@@ -203,13 +237,14 @@ export async function applyLayer(
             entry.resume();
             const target = cleanEntryName(h.linkname ?? '', `hardlink target of "${name}"`);
             if (target === '') throw badRequest(`unsafe tar entry "${name}": hardlink to the layer root`);
+            if (writes.touches(target)) await writes.settle();
             ensureParents(dest, target, known, name);
             const tst = lstatSafe(abs(target));
             if (!tst) throw badRequest(`tar entry "${name}": hardlink target "${h.linkname}" does not exist`);
             if (tst.isDirectory())
               throw badRequest(`tar entry "${name}": hardlink to directory "${h.linkname}"`);
             if (target !== rel) {
-              clearTarget(rel, false);
+              await clearTarget(rel, false);
               linkSync(abs(target), path);
             }
             break;
@@ -218,7 +253,7 @@ export async function applyLayer(
           case 'block-device':
           case 'fifo': {
             entry.resume();
-            clearTarget(rel, false);
+            await clearTarget(rel, false);
             const kind = h.type === 'fifo' ? 'p' : h.type === 'block-device' ? 'b' : 'c';
             specials.push({
               rel,
@@ -249,8 +284,11 @@ export async function applyLayer(
         throw badRequest(`cannot extract tar entry "${name}": ${messageOf(err)}`, err);
       }
     }
+    await writes.settle();
   } catch (err) {
     ex.destroy();
+    // Nothing may still be writing into `dest` when the caller removes it.
+    await writes.drain();
     if (pipeErr && !(err instanceof Error && 'status' in err))
       throw badRequest(`invalid layer tar: ${pipeErr.message}`, pipeErr);
     if (err instanceof Error && 'status' in err) throw err;
@@ -303,7 +341,8 @@ function assertRealParents(dest: string, rel: string): void {
 
 function lstatSafe(path: string): import('node:fs').Stats | undefined {
   try {
-    return lstatSync(path);
+    // Missing paths are the common case: no exception for those.
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
@@ -364,4 +403,110 @@ async function applyXattrs(dest: string, all: Map<string, Map<string, Buffer>>):
     throw internal(
       `setting extended attributes in ${dest} failed (is the attr package installed?): ${res.stderr.trim()}`,
     );
+}
+
+/** Who owns what this process creates. */
+const OWN_UID = process.geteuid?.() ?? -1;
+const OWN_GID = process.getegid?.() ?? -1;
+
+/** Files up to this size are written on the thread pool (their content buffered until then). */
+const FILE_ASYNC = 4 << 20;
+/** Bounds on what is buffered for pending writes. */
+const MAX_PENDING_FILES = 32;
+const MAX_PENDING_BYTES = 8 << 20;
+
+/** File writes running on the thread pool, with the paths they will create. */
+class PendingWrites {
+  private readonly paths = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private bytes = 0;
+  private failure: Error | undefined;
+
+  /** Whether `rel` or one of its parents is a file still being written. */
+  touches(rel: string): boolean {
+    if (this.paths.size === 0) return false;
+    if (this.paths.has(rel)) return true;
+    for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1))
+      if (this.paths.has(rel.slice(0, i))) return true;
+    return false;
+  }
+
+  /** Throws the first failed write. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Starts a write; waits first while too much is pending. */
+  async add(rel: string, bytes: number, job: () => Promise<void>, entry: string): Promise<void> {
+    while (
+      this.running.size >= MAX_PENDING_FILES ||
+      (this.bytes > 0 && this.bytes + bytes > MAX_PENDING_BYTES)
+    )
+      await Promise.race(this.running);
+    this.check();
+    this.paths.add(rel);
+    this.bytes += bytes;
+    const p: Promise<void> = job()
+      .catch((err: unknown) => {
+        this.failure ??= badRequest(`cannot extract tar entry "${entry}": ${messageOf(err)}`, err);
+      })
+      .finally(() => {
+        this.running.delete(p);
+        this.paths.delete(rel);
+        this.bytes -= bytes;
+      });
+    this.running.add(p);
+  }
+
+  /** Waits for every pending write; throws the first failure. */
+  async settle(): Promise<void> {
+    await this.drain();
+    this.check();
+  }
+
+  /** Waits for every pending write, whatever their outcome. */
+  async drain(): Promise<void> {
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+}
+
+const fsCall = <T>(fn: (cb: (err: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+
+/** One regular file created, filled, owned, moded and dated on the thread pool. */
+async function writeFileAsync(
+  path: string,
+  chunks: Buffer[],
+  chown: boolean,
+  uid: number,
+  gid: number,
+  mode: number,
+  mtime: Date,
+): Promise<void> {
+  const fd = await fsCall<number>((cb) =>
+    open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600, cb),
+  );
+  try {
+    let rest = chunks;
+    while (rest.length) {
+      const n = await fsCall<number>((cb) => writev(fd, rest, cb));
+      if (n <= 0) throw new Error('short write');
+      rest = skipBytes(rest, n);
+    }
+    if (chown) await fsCall<void>((cb) => fchown(fd, uid, gid, cb));
+    await fsCall<void>((cb) => fchmod(fd, mode, cb));
+    await fsCall<void>((cb) => futimes(fd, mtime, mtime, cb));
+  } finally {
+    await fsCall<void>((cb) => close(fd, cb));
+  }
+}
+
+/** `chunks` without their first `n` bytes (after a partial writev). */
+function skipBytes(chunks: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  let left = n;
+  while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
+  const out = chunks.slice(i);
+  if (left > 0 && out.length) out[0] = out[0]!.subarray(left);
+  return out;
 }

@@ -29,7 +29,8 @@ export function ensureParents(root: string, rel: string, known: Set<string>, ent
     const abs = `${root}/${cur}`;
     let st: import('node:fs').Stats | undefined;
     try {
-      st = lstatSync(abs);
+      // Missing is the common case (a fresh layer directory): no exception for it.
+      st = lstatSync(abs, { throwIfNoEntry: false });
     } catch {
       st = undefined;
     }
