@@ -38,7 +38,7 @@ function requireBuiltins(source) {
     if (names.length === 0) return whole;
     // Keeps the line count, so source maps still point at the right lines.
     const lines = whole.split('\n').length - 1;
-    return `const { ${names.join(', ')} } = require('${spec}');${'\n'.repeat(lines)}`;
+    return `const { ${names.join(', ')} } = /* @__PURE__ */ require('${spec}');${'\n'.repeat(lines)}`;
   });
 }
 

@@ -1,6 +1,20 @@
 // The berth command line: Docker's command shapes over the Engine API.
-import { closeClient } from './connect.js';
-import { buildProgram } from './program.js';
+import { closeClient, getClient } from './connect.js';
+import { buildProgram, invokedCommand, talksToDaemon } from './program.js';
+
+// The daemon answers the API version negotiation (/_ping) while this process loads and builds the
+// command: the round trip overlaps start-up instead of following it. A failure here is not reported:
+// the command's own first request (or ensureDaemon's auto-start) meets it again.
+const command = invokedCommand(process.argv);
+if (command !== undefined && talksToDaemon(command)) {
+  try {
+    getClient()
+      .apiVersion()
+      .catch(() => {});
+  } catch {
+    // an invalid DOCKER_HOST: the command reports it
+  }
+}
 
 try {
   await (await buildProgram(process.argv)).parseAsync(process.argv);

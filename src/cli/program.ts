@@ -72,6 +72,20 @@ export const COMMANDS: Record<string, string[]> = {
   build: ['build'],
 };
 
+/** Top-level commands that run in this process and never talk to a daemon. */
+const LOCAL_COMMANDS = new Set(['daemon', 'registry']);
+
+/** The top-level command `argv` names, if it is one of berth's. */
+export function invokedCommand(argv: string[]): string | undefined {
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
+  return first !== undefined && Object.hasOwn(COMMANDS, first) ? first : undefined;
+}
+
+/** Whether the invoked command (see invokedCommand) talks to a daemon. */
+export function talksToDaemon(command: string): boolean {
+  return !LOCAL_COMMANDS.has(command);
+}
+
 /**
  * A program with the modules needed for `argv` (all of them for help, versions and unknown commands).
  * When `argv` names a known command, only that top-level command is built: its module's other commands
@@ -85,8 +99,7 @@ export async function buildProgram(argv: string[]): Promise<Command> {
     .version('0.1.0', '-v, --version')
     .enablePositionalOptions()
     .showHelpAfterError(false);
-  const first = argv.slice(2).find((a) => !a.startsWith('-'));
-  const only = first !== undefined && Object.hasOwn(COMMANDS, first) ? first : undefined;
+  const only = invokedCommand(argv);
   const names = only ? COMMANDS[only]! : Object.keys(COMMAND_MODULES);
   const modules = await Promise.all(names.map((name) => COMMAND_MODULES[name]!()));
   const restore = only ? onlyCommand(program, only) : () => {};
