@@ -659,19 +659,17 @@ function attachSocket(path: string, tty: boolean): Promise<AttachStreams> {
       if (!stderr.writableEnded) stderr.end();
     };
     sock.on('data', (buf: Buffer) => {
-      require_dbg(`data ${JSON.stringify(buf.toString())}`);
       if (buf.length === 0) return;
       const data = buf.subarray(1);
       if (buf[0] === PIPE_STDERR && !tty) stderr.write(data);
       else if (buf[0] === PIPE_STDOUT || buf[0] === PIPE_STDERR) stdout.write(data);
     });
-    sock.on('end', () => { require_dbg('end'); endOutputs(); });
+    sock.on('end', endOutputs);
     sock.on('close', () => {
       closed = true;
       endOutputs();
     });
     sock.on('error', (err: Error) => {
-      require_dbg(`error ${err.message} ended=${stdout.writableEnded}`);
       endOutputs();
       if (!connected) reject(conflict(`cannot attach: ${err.message}`));
     });
@@ -726,6 +724,3 @@ export async function recover(runtime: OciRuntime, id: string, dir: string): Pro
   const status = state.status === 'creating' ? 'created' : state.status;
   return { status, pid: state.pid, monitored, exit: status === 'stopped' ? exit : undefined };
 }
-
-import { appendFileSync as __a } from 'node:fs';
-function require_dbg(m: string) { __a('/tmp/repro/attach.log', `${m}\n`); }
