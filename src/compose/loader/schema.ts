@@ -1,11 +1,13 @@
 // Validation of one interpolated Compose file against the Compose Specification's JSON schema
 // (draft-07), with errors worded like docker compose: "services.web Additional property foo is not allowed".
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import { badRequest, internal } from '../../util/index.js';
+import standaloneCode from 'ajv/dist/standalone/index.js';
+import { badRequest, internal, sha256 } from '../../util/index.js';
 import { formatPath } from './interpolate.js';
 
 const SCHEMA_REL = join('specs', 'compose', 'compose-spec.json');
@@ -24,21 +26,61 @@ export function findSchemaPath(env: Record<string, string | undefined> = process
 
 let validator: ValidateFunction | undefined;
 
+/** Bumped when the Ajv options below change: the cached code must come from the same options. */
+const CODE_VERSION = 1;
+
+/** Where the compiled validator is kept between runs: $BERTH_CACHE_DIR, else ~/.cache/berth. */
+function cacheDir(): string {
+  return (
+    process.env.BERTH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'berth')
+  );
+}
+
+/** Evaluates Ajv's standalone (CommonJS) validator code, its `require` resolving from this module. */
+function loadStandalone(code: string): ValidateFunction {
+  const mod: { exports: { default?: ValidateFunction } & Partial<ValidateFunction> } = { exports: {} };
+  new Function('require', 'module', 'exports', code)(createRequire(import.meta.url), mod, mod.exports);
+  const fn = mod.exports.default ?? (mod.exports as ValidateFunction);
+  if (typeof fn !== 'function') throw new Error('not a validator module');
+  return fn;
+}
+
+/**
+ * The schema's validator. Compiling the Compose schema costs a few hundred ms — most of a CLI call — so
+ * the compiled code is cached on disk, keyed by the schema's and the options' hash, and later calls
+ * only evaluate it. The cache is best effort: unreadable or unwritable, the schema is compiled again.
+ */
 function getValidator(): ValidateFunction {
   if (validator) return validator;
   const path = findSchemaPath();
   if (!path) throw internal(`compose schema not found (looked for ${SCHEMA_REL}; set BERTH_COMPOSE_SCHEMA)`);
-  const schema = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const text = readFileSync(path, 'utf8');
+  const key = sha256(`${CODE_VERSION}\n${text}`).slice(7, 23);
+  const cached = join(cacheDir(), `compose-schema-${key}.cjs`);
+  try {
+    validator = loadStandalone(readFileSync(cached, 'utf8'));
+    return validator;
+  } catch {
+    // not cached yet (or damaged): compile below
+  }
+  const schema = JSON.parse(text) as Record<string, unknown>;
   // The schema names the draft-07 meta-schema by an https URL ajv does not know; ajv's default is draft-07.
   delete schema.$schema;
-  const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true });
-  const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
-  addFormats(ajv);
-  // Formats docker compose's schema used in older revisions; harmless if unused.
-  ajv.addFormat('duration', /^[-+]?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/);
-  ajv.addFormat('ports', true);
-  ajv.addFormat('expose', true);
+  const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, code: { source: true } });
+  // Formats docker compose's schema used in older revisions (the current one has none): accepted as is,
+  // so the standalone code needs no format functions.
+  for (const f of ['duration', 'ports', 'expose']) ajv.addFormat(f, true);
   validator = ajv.compile(schema);
+  try {
+    const standalone = standaloneCode as unknown as (a: Ajv, v: ValidateFunction) => string;
+    mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+    // Synchronous temp + rename: a CLI that exits right after loading still leaves a whole file or none.
+    const tmp = `${cached}.${process.pid}.tmp`;
+    writeFileSync(tmp, standalone(ajv, validator), { mode: 0o600 });
+    renameSync(tmp, cached);
+  } catch {
+    // best effort: the next run compiles again
+  }
   return validator;
 }
 
