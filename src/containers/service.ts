@@ -330,19 +330,28 @@ export class ContainerService {
     const trace = phaseTrace(id, 'create');
     await this.exclusive(id, async () => {
       try {
-        await mkdir(files.upper, { recursive: true });
-        await mkdir(files.work, { recursive: true });
-        await mkdir(containerPaths(dir).rootfs, { recursive: true });
+        await Promise.all(
+          [files.upper, files.work, containerPaths(dir).rootfs].map((d) => mkdir(d, { recursive: true })),
+        );
         this.store.add(record);
         trace.mark('record');
+        if (this.mountless(record)) {
+          // The record is final already: its write and the overlay mount go side by side.
+          const [mounted, saved] = await Promise.allSettled([
+            this.mountRootfs(record),
+            this.store.save(record),
+          ]);
+          if (mounted.status === 'rejected') throw mounted.reason;
+          if (saved.status === 'rejected') throw saved.reason;
+          trace.done('mount+save');
+          return;
+        }
         await this.mountRootfs(record);
         trace.mark('mount');
-        if (!this.mountless(record)) {
-          const resolved = await this.deps.volumes.resolveMounts(this.mountRequest(record));
-          record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
-          // Mounts are made ready again at every start; until then nothing stays mounted for it.
-          await this.deps.volumes.deactivate(id);
-        }
+        const resolved = await this.deps.volumes.resolveMounts(this.mountRequest(record));
+        record.Mounts = resolved.mountPoints as ContainerRecord['Mounts'];
+        // Mounts are made ready again at every start; until then nothing stays mounted for it.
+        await this.deps.volumes.deactivate(id);
         trace.mark('volumes');
         await this.store.save(record);
         trace.done('save');
