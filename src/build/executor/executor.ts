@@ -132,8 +132,9 @@ export class Builder {
     return this.contexts.receive(body, key);
   }
 
-  /** `docker builder prune`: forgets the step cache (images stay) and removes cache mounts. */
-  prune(): Promise<{ entries: string[]; space: number }> {
+  /** `docker builder prune`: forgets the step cache (images stay), removes cache mounts and kept contexts. */
+  async prune(): Promise<{ entries: string[]; space: number }> {
+    await this.contexts.clear();
     return this.cache.prune();
   }
 
@@ -172,7 +173,7 @@ export class Builder {
     const total = graph.order.reduce((n, i) => n + 1 + graph.all[i]!.stage.instructions.length, 0);
     trace.mark('parse');
     const run = new BuildRun(this.deps, this.cache, req, out, df, graph, matcher, total);
-    const result = await run.execute().finally(() => this.cache.flush());
+    const result = await run.execute().finally(() => Promise.all([run.settle(), this.cache.flush()]));
     let imageId = result.imageId;
     if (!imageId) {
       // A scratch stage with no instructions still yields an (empty) image.
@@ -214,6 +215,17 @@ export class Builder {
 /** One build: stage results, step numbering, output. */
 class BuildRun {
   private readonly results = new Map<number, StageResult>();
+  /** Clean-ups off the critical path (container removal, unmounts); the build waits for them at its end. */
+  private readonly background: Promise<unknown>[] = [];
+
+  private defer(work: () => Promise<unknown>): void {
+    this.background.push(work().catch(() => {}));
+  }
+
+  /** Waits for the deferred clean-ups. */
+  async settle(): Promise<void> {
+    while (this.background.length > 0) await Promise.all(this.background.splice(0));
+  }
 
   constructor(
     private readonly deps: BuildDeps,
@@ -534,8 +546,11 @@ class BuildRun {
     try {
       return await fn(target);
     } finally {
-      await images.layers.unmount(target).catch(() => {});
-      await rm(base, { recursive: true, force: true }).catch(() => {});
+      // Nothing reads the view any more: the next step need not wait for the unmount.
+      this.defer(async () => {
+        await images.layers.unmount(target).catch(() => {});
+        await rm(base, { recursive: true, force: true });
+      });
     }
   }
 
@@ -922,12 +937,15 @@ class BuildRun {
       const containerId = id;
       return {
         layer: { upperDir: upper },
+        // Runs after the commit: removing the container is off the critical path (the build waits for
+        // it at its end).
         cleanup: async () => {
-          await cleanupMounts();
-          if (this.req.rm !== false || this.req.forceRm) {
-            await c.remove(containerId, { force: true, volumes: true }).catch(() => {});
-            state.log(` ---> Removed intermediate container ${short(containerId)}\n`);
-          }
+          const remove = this.req.rm !== false || this.req.forceRm;
+          this.defer(async () => {
+            await cleanupMounts();
+            if (remove) await c.remove(containerId, { force: true, volumes: true });
+          });
+          if (remove) state.log(` ---> Removed intermediate container ${short(containerId)}\n`);
         },
       };
     } catch (err) {
