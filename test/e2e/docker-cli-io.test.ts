@@ -13,6 +13,33 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
   after(async () => {
     await s?.close();
   });
+  test('exec with Tty and ConsoleSize through the API returns a short process’s output every time', async () => {
+    const c = await s.d.client.containers.create({ Image: 'busybox', Cmd: ['sleep', '300'] });
+    try {
+      await s.d.client.containers.start(c.Id);
+      for (let i = 0; i < 20; i++) {
+        const { Id } = await s.d.client.exec.create(c.Id, {
+          Cmd: ['echo', `api${i}`],
+          Tty: true,
+          AttachStdin: true,
+          AttachStdout: true,
+          AttachStderr: true,
+        });
+        const stream = await s.d.client.exec.start(Id, { Tty: true, ConsoleSize: [24, 80] });
+        let out = '';
+        stream.on('data', (b: Buffer) => {
+          out += b.toString();
+        });
+        stream.end();
+        await new Promise((r) => stream.once('close', r));
+        assert.equal(out, `api${i}\r\n`);
+        assert.equal((await s.d.client.exec.inspect(Id)).ExitCode, 0);
+      }
+    } finally {
+      await s.d.client.containers.remove(c.Id, { force: true });
+    }
+  });
+
   for (const cli of CLIS)
     describe(cli.name, { concurrency: false }, () => {
       before(() => s.use(cli));
@@ -111,9 +138,18 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
           );
         assert.ok(capEff(['--privileged']) > capEff([]));
         // -t: the terminal's output comes back through it, and the exit code too.
-        const tty = s.inPty(['exec', '-it', 'ex1', 'sh', '-c', 'tty; exit 3']);
+        const tty = await s.inPty(['exec', '-it', 'ex1', 'sh', '-c', 'tty; exit 3']);
         assert.equal(tty.status, 3);
         assert.match(tty.stdout, /^\/dev\/pts\/\d+\n$/);
+        // A process that exits at once keeps its output, every time (conmon's terminal and our attach
+        // used to race the exit: the output was lost now and then).
+        const outputs = new Set<string>();
+        for (let i = 0; i < 20; i++) {
+          const r = await s.inPty(['exec', '-it', 'ex1', 'echo', `hi${i}`]);
+          assert.equal(r.status, 0, r.stderr);
+          outputs.add(r.stdout === `hi${i}\n` ? 'ok' : JSON.stringify(r.stdout));
+        }
+        assert.deepEqual([...outputs], ['ok']);
         const stopped = s.ok(['create', '--name', 'ex2', 'busybox', 'true']);
         const notRunning = s.cmd(['exec', stopped, 'true']);
         assert.equal(notRunning.status, 1);

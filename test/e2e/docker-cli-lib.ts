@@ -68,7 +68,7 @@ export interface Suite {
   /** Starts `<cli> args…` in the background (the caller kills it). */
   spawn(args: string[]): ReturnType<typeof spawn>;
   /** Runs `<cli> args…` on a pseudo-terminal (script(1)); stdout has the terminal's output, \r removed. */
-  inPty(args: string[], opts?: RunOpts): Result;
+  inPty(args: string[], opts?: RunOpts): Promise<Result>;
   close(): Promise<void>;
 }
 
@@ -148,17 +148,29 @@ export async function setUp(): Promise<Suite> {
       });
     },
     inPty(args, opts = {}) {
+      // stdin stays open until the CLI exits, as a terminal's does: at EOF script(1) would type into it.
       const line = [...s.cli.argv, ...args].map(shellQuote).join(' ');
-      const r = result(
-        spawnSync('script', ['-qec', line, '/dev/null'], {
+      return new Promise<Result>((resolve) => {
+        const child = spawn('script', ['-qec', line, '/dev/null'], {
           ...spawnOpts,
           env: { ...d.env, TERM: 'xterm' },
-          input: opts.input ?? '',
-          encoding: 'utf8',
-          timeout: opts.timeoutMs ?? 60_000,
-        }),
-      );
-      return { ...r, stdout: r.stdout.replace(/\r/g, '') };
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => {
+          stdout += b.toString();
+        });
+        child.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+        });
+        if (opts.input) child.stdin.write(opts.input);
+        const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          child.stdin.destroy();
+          resolve({ status: code ?? -1, stdout: stdout.replace(/\r/g, ''), stderr });
+        });
+      });
     },
     async close() {
       await d.stop();

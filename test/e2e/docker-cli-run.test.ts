@@ -275,7 +275,7 @@ describe('docker run', { skip, concurrency: false }, () => {
         assert.match(missing.stderr, /network nosuchnet not found/);
       });
 
-      test('-i with stdin and -t allocating a terminal', () => {
+      test('-i with stdin and -t allocating a terminal', async () => {
         assert.equal(s.ok(['run', '--rm', '-i', 'busybox', 'cat'], { input: 'piped in\n' }), 'piped in');
         const noTty = s.cmd(['run', '--rm', '-it', 'busybox', 'true']);
         assert.equal(noTty.status, 1);
@@ -283,7 +283,7 @@ describe('docker run', { skip, concurrency: false }, () => {
         // With a terminal on the client side (script(1) gives docker a pty) the container gets one too.
         const out = join(s.tmp, 'ttyout');
         mkdirSync(out, { recursive: true });
-        const r = s.inPty([
+        const r = await s.inPty([
           'run',
           '--rm',
           '-it',
