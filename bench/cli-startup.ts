@@ -7,7 +7,6 @@
 //
 // `--before <dir>`: also time `node <dir>/dist/src/cli/main.js`, e.g. an older tree built with tsc
 // (git archive <commit> | tar -x -C <dir>; ln -s $PWD/node_modules <dir>; npx tsc -p <dir>).
-// The unbundled tsc output of this tree (dist/src/cli/main.js, what BERTH_TEST_DIST runs) is timed too.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +23,6 @@ const DOCKER = '/usr/local/bin/docker';
 const REPO = join(import.meta.dirname, '..');
 const BIN = join(REPO, 'bin/berth');
 const BUNDLE = join(REPO, 'dist/cli/main.js');
-const UNBUNDLED = join(REPO, 'dist/src/cli/main.js');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
@@ -64,8 +62,6 @@ async function main() {
       ['berth version', () => timed(BIN, ['version'], env)],
       ['berth ps', () => timed(BIN, ['ps'], env)],
       ['berth --help', () => timed(BIN, ['--help'], env)],
-      ['berth version (tsc output)', () => timed(node, [UNBUNDLED, 'version'], env)],
-      ['berth ps (tsc output)', () => timed(node, [UNBUNDLED, 'ps'], env)],
     ];
     if (BEFORE) {
       const before = join(BEFORE, 'dist/src/cli/main.js');

@@ -1,4 +1,4 @@
-// Bundles the CLI into dist/cli/ (run by bin/berth): main.js plus one chunk per lazily loaded command
+// Bundles the CLI into dist/cli/ (run by bin/berth, and by dist/src/cli/main.js, see the end): main.js plus one chunk per lazily loaded command
 // module and shared chunks. Loading ~40 separate ES modules costs a resolve, a package.json lookup, a read
 // and a compile each; a few chunks start measurably faster (see bench/cli-startup.ts).
 //
@@ -11,7 +11,7 @@
 // node_modules on demand) because some code reaches into a package's own module instance (tar-pax.ts
 // patches tar-stream's headers module) and native addons cannot be bundled.
 // Run after tsc (npm run build): node scripts/build-cli.mjs
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -98,5 +98,15 @@ for (let i = 0; ; i++) {
   }
 }
 rmSync(old, { recursive: true, force: true });
+// tsc's dist/src/cli/main.js (what BERTH_TEST_DIST=1 tests and benches run) becomes a door into the bundle,
+// so they exercise what bin/berth runs.
+const tscMain = `${root}dist/src/cli/main.js`;
+if (existsSync(tscMain)) {
+  writeFileSync(
+    `${tscMain}.tmp`,
+    "// Written by scripts/build-cli.mjs over tsc's output: the CLI runs from its bundle.\nimport '../../cli/main.js';\n",
+  );
+  renameSync(`${tscMain}.tmp`, tscMain);
+}
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
 console.log(`bundled the CLI: ${files.length} files in dist/cli/`);
