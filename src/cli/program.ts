@@ -72,6 +72,56 @@ export const COMMANDS: Record<string, string[]> = {
   build: ['build'],
 };
 
+/**
+ * For groups whose subcommands come from several modules: which modules register each subcommand, so
+ * `berth image ls` loads the image commands without the pull/push or bootstrap machinery. A subcommand
+ * missing here loads every module of the group (test/unit/cli/program.test.ts keeps this true).
+ */
+export const SUBCOMMANDS: Record<string, Record<string, string[]>> = {
+  image: {
+    ...Object.fromEntries(
+      ['ls', 'list', 'inspect', 'history', 'tag', 'rm', 'remove', 'save', 'load', 'import', 'prune'].map(
+        (n) => [n, ['images']],
+      ),
+    ),
+    pull: ['distribution'],
+    push: ['distribution'],
+    bootstrap: ['bootstrap'],
+  },
+  container: {
+    ...Object.fromEntries(
+      [
+        'run',
+        'create',
+        'start',
+        'attach',
+        'exec',
+        'ls',
+        'list',
+        'ps',
+        'stop',
+        'restart',
+        'kill',
+        'pause',
+        'unpause',
+        'wait',
+        'rm',
+        'remove',
+        'rename',
+        'inspect',
+        'logs',
+        'top',
+        'port',
+        'prune',
+        'stats',
+      ].map((n) => [n, ['containers']]),
+    ),
+    cp: ['container-files'],
+    export: ['container-files'],
+    diff: ['container-files'],
+  },
+};
+
 /** Top-level commands that run in this process and never talk to a daemon. */
 const LOCAL_COMMANDS = new Set(['daemon', 'registry']);
 
@@ -100,7 +150,7 @@ export async function buildProgram(argv: string[]): Promise<Command> {
     .enablePositionalOptions()
     .showHelpAfterError(false);
   const only = invokedCommand(argv);
-  const names = only ? COMMANDS[only]! : Object.keys(COMMAND_MODULES);
+  const names = only ? modulesFor(only, argv) : Object.keys(COMMAND_MODULES);
   const modules = await Promise.all(names.map((name) => COMMAND_MODULES[name]!()));
   const restore = only ? onlyCommand(program, only) : () => {};
   try {
@@ -109,6 +159,17 @@ export async function buildProgram(argv: string[]): Promise<Command> {
     restore();
   }
   return program;
+}
+
+/** The modules that register top-level command `only` (and its subcommand named in `argv`, if known). */
+function modulesFor(only: string, argv: string[]): string[] {
+  const subs = SUBCOMMANDS[only];
+  if (subs) {
+    const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+    const sub = words[words.indexOf(only) + 1];
+    if (sub !== undefined && Object.hasOwn(subs, sub)) return subs[sub]!;
+  }
+  return COMMANDS[only]!;
 }
 
 /**
