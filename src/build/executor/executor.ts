@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import type { ContainerService } from '../../containers/index.js';
 import type { ContainerConfig, ImageService } from '../../images/index.js';
 import { containerPaths, readLogs, resolveInRoot } from '../../runtime/index.js';
-import { BerthError, badRequest, messageOf, notFound, sha256 } from '../../util/index.js';
+import { BerthError, badRequest, messageOf, notFound, run, sha256 } from '../../util/index.js';
 import { BuildCache, cacheKey } from '../cache/index.js';
 import { ContextPool, IgnoreMatcher, type ReceivedContext, readDockerignore } from '../context/index.js';
 import {
@@ -222,9 +222,23 @@ class BuildRun {
     this.background.push(work().catch(() => {}));
   }
 
-  /** Waits for the deferred clean-ups. */
+  /** Image views (withRoot) still mounted: unmounted together when the build ends. */
+  private readonly views: { target: string; base: string }[] = [];
+
+  /** Waits for the deferred clean-ups and unmounts the image views, with one umount for all of them. */
   async settle(): Promise<void> {
     while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    const views = this.views.splice(0);
+    if (views.length === 0) return;
+    const res = await run(
+      'umount',
+      views.map((v) => v.target),
+    ).catch(() => ({ code: 1 }));
+    for (const v of views) {
+      // One that did not go: unmounted alone (lazily if busy), as everywhere else.
+      if (res.code !== 0) await this.deps.images.layers.unmount(v.target).catch(() => {});
+      await rm(v.base, { recursive: true, force: true }).catch(() => {});
+    }
   }
 
   constructor(
@@ -542,15 +556,18 @@ class BuildRun {
     const base = images.tempDir();
     const target = join(base, 'merged');
     await mkdir(base, { recursive: true });
-    await images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), target);
+    try {
+      await images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), target);
+    } catch (err) {
+      await rm(base, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
     try {
       return await fn(target);
     } finally {
-      // Nothing reads the view any more: the next step need not wait for the unmount.
-      this.defer(async () => {
-        await images.layers.unmount(target).catch(() => {});
-        await rm(base, { recursive: true, force: true });
-      });
+      // Nothing reads the view any more; a spawn per unmount costs more than keeping it mounted until
+      // the build ends (settle() unmounts them all at once).
+      this.views.push({ target, base });
     }
   }
 
