@@ -1,7 +1,7 @@
 // Push and pull of a ~300 MB, 5-layer image: berth's registry client vs a private dockerd (20.10) vs
 // skopeo, against berth's registry and Debian's docker-registry, side by side in one run.
 //
-//   node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5]
+//   node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5] [pullRounds=3]
 //
 // What each one does:
 //   push  berth: gzip blobs already in its store (as after a build, commit or pull) → registry
@@ -9,6 +9,8 @@
 //         skopeo: `skopeo copy docker-archive:… docker://…` (compresses while pushing)
 //   pull  berth: download + verify + unpack into a fresh store; docker: `docker pull` after rmi (download +
 //         unpack); skopeo: `skopeo copy docker://… dir:…` (download + verify only, no unpack)
+//         Pulls alternate between the three tools for a few rounds and report medians (the machine may be
+//         shared); each round starts from an empty store / after rmi.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   createWriteStream,
@@ -31,6 +33,12 @@ import { generateTree } from './fixtures.js';
 
 const totalMb = Number(process.argv[2] ?? 300);
 const layerCount = Number(process.argv[3] ?? 5);
+const pullRounds = Math.max(1, Number(process.argv[4] ?? 3));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
 const work = mkdtempSync('/var/tmp/berth-bench-pushpull-');
 const children: ChildProcess[] = [];
 const run = promisify(execFile);
@@ -180,21 +188,40 @@ async function main(): Promise<void> {
     );
     rows.push({ reg: name, op: 'push', berth: pushBerth, docker: pushDocker, skopeo: pushSkopeo });
 
-    const fresh = new ImageService(join(work, `pull-${name}`));
-    await fresh.init();
-    const pullBerth = await time(() => new Distribution({ images: fresh }).pull(ref('berth')));
-    rmSync(join(work, `pull-${name}`), { recursive: true, force: true });
+    // Out of dockerd, so each of its pulls downloads and unpacks every layer.
     await docker(['rmi', ref('docker')]);
     await docker(['rmi', 'bench:pushpull']);
-    const pullDocker = await time(() => docker(['pull', '-q', ref('docker')]));
+    const times: { berth: number[]; docker: number[]; skopeo: number[] } = {
+      berth: [],
+      docker: [],
+      skopeo: [],
+    };
+    for (let round = 0; round < pullRounds; round++) {
+      const fresh = new ImageService(join(work, `pull-${name}`));
+      await fresh.init();
+      times.berth.push(await time(() => new Distribution({ images: fresh }).pull(ref('berth'))));
+      rmSync(join(work, `pull-${name}`), { recursive: true, force: true });
+      times.docker.push(await time(() => docker(['pull', '-q', ref('docker')])));
+      await docker(['rmi', ref('docker')]);
+      const out = join(work, `skopeo-${name}`);
+      times.skopeo.push(
+        await time(() =>
+          run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref('skopeo')}`, `dir:${out}`]),
+        ),
+      );
+      rmSync(out, { recursive: true, force: true });
+    }
     // Back to the loaded state for the next registry.
+    await docker(['pull', '-q', ref('docker')]);
     await docker(['tag', ref('docker'), 'bench:pushpull']);
     await docker(['rmi', ref('docker')]);
-    const out = join(work, `skopeo-${name}`);
-    const pullSkopeo = await time(() =>
-      run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref('skopeo')}`, `dir:${out}`]),
+    const pullBerth = median(times.berth);
+    const pullDocker = median(times.docker);
+    const pullSkopeo = median(times.skopeo);
+    const all = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+    console.log(
+      `${name} pull rounds (s): berth ${all(times.berth)} | docker ${all(times.docker)} | skopeo ${all(times.skopeo)}`,
     );
-    rmSync(out, { recursive: true, force: true });
     rows.push({ reg: name, op: 'pull', berth: pullBerth, docker: pullDocker, skopeo: pullSkopeo });
     console.log(`${name}: done`);
   }

@@ -44,6 +44,7 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
   let d: TestDaemon;
   let open: TestRegistry;
   let locked: TestRegistry;
+  let tokened: TestRegistry;
   const dir = tempDir('berth-dist-daemon-');
   let env: NodeJS.ProcessEnv;
   // Asynchronous: the registries run in this process and must keep serving while a CLI runs.
@@ -56,6 +57,8 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     const htpasswd = join(dir.path, 'htpasswd');
     writeFileSync(htpasswd, `alice:${bcrypt.hashSync('wonderland', 4)}\n`);
     locked = await berthRegistry({ htpasswd });
+    writeFileSync(join(dir.path, 'token.key'), 'token key of the daemon tests');
+    tokened = await berthRegistry({ htpasswd, token: { key: join(dir.path, 'token.key') } });
     env = { ...d.env, DOCKER_CONFIG: join(dir.path, 'docker-config') };
     const rootfs = join(dir.path, 'rootfs');
     makeBusyboxRootfs(rootfs);
@@ -73,6 +76,7 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     await d?.stop();
     await open?.close();
     await locked?.close();
+    await tokened?.close();
     dir.cleanup();
   });
 
@@ -114,6 +118,39 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     const push = await docker(['push', `${open.host}/e2e/missing:1`]);
     assert.notEqual(push.status, 0);
     assert.match(push.stderr, /tag does not exist|An image does not exist locally/);
+  });
+
+  test('docker login to a token registry keeps an identity token, and push and pull use it', async () => {
+    const ref = `${tokened.host}/private/idtok:1`;
+    assert.equal((await docker(['tag', `${open.host}/e2e/bb:1`, ref])).status, 0);
+    const ok = await docker(['login', '-u', 'alice', '--password-stdin', tokened.host], 'wonderland\n');
+    assert.equal(ok.status, 0, ok.stderr);
+    // docker keeps the refresh token POST /auth returned instead of the password.
+    const cfgPath = join(dir.path, 'docker-config', 'config.json');
+    const entry = (
+      JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, Record<string, string>> }
+    ).auths[tokened.host]!;
+    assert.match(entry.identitytoken ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.ok(
+      !Buffer.from(entry.auth ?? '', 'base64')
+        .toString()
+        .includes('wonderland'),
+    );
+    const push = await docker(['push', ref]);
+    assert.equal(push.status, 0, push.stderr);
+    assert.equal((await docker(['rmi', ref])).status, 0);
+    const pull = await docker(['pull', '-q', ref]);
+    assert.equal(pull.status, 0, pull.stderr);
+    assert.equal(pull.stdout.trim(), ref);
+    // A stale identity token is refused as docker reports it.
+    writeFileSync(
+      cfgPath,
+      JSON.stringify({ auths: { [tokened.host]: { auth: entry.auth, identitytoken: 'x.y.z' } } }),
+    );
+    const stale = await docker(['pull', ref.replace(':1', ':2')]);
+    assert.notEqual(stale.status, 0);
+    assert.match(stale.stderr, /invalid or expired identity token/);
+    await docker(['logout', tokened.host]);
   });
 
   test('login, push with stored credentials, logout; a wrong password is refused', async () => {
