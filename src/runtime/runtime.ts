@@ -450,7 +450,7 @@ export class OciRuntime {
             `conmon could not set up the exec attach socket: ${ready?.message ?? 'pipe closed'}`,
           );
         }
-        streams = await attachSocket(this.attachPath(session, execId), options.tty === true);
+        streams = await attachSocket(this.attachPath(session, execId), options.tty === true, !!options.stdin);
         await signalStart(conmon.startPipe);
       }
       const started = await conmon.sync.next();
@@ -647,16 +647,27 @@ async function resizeVia(fifo: string, size: { height: number; width: number }):
 const PIPE_STDOUT = 2;
 const PIPE_STDERR = 3;
 
-/** Connects to a conmon SOCK_SEQPACKET attach socket: each packet is a stream id byte and data. */
-function attachSocket(path: string, tty: boolean): Promise<AttachStreams> {
+/**
+ * Connects to a conmon SOCK_SEQPACKET attach socket: each packet is a stream id byte and data. With
+ * `separateStdin`, stdin goes through a second connection (its copy of the output is dropped): the socket
+ * library closes a connection it has written to when the peer goes away, sometimes before reading what
+ * is left, so the output connection is never written to and a short process keeps its output.
+ */
+function attachSocket(path: string, tty: boolean, separateStdin = false): Promise<AttachStreams> {
   return new Promise((resolve, reject) => {
     const sock = new SeqpacketSocket();
+    const input = separateStdin ? new SeqpacketSocket() : sock;
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let closed = false;
+    let inputClosed = false;
     const endOutputs = () => {
       if (!stdout.writableEnded) stdout.end();
       if (!stderr.writableEnded) stderr.end();
+      if (input !== sock && !inputClosed) {
+        inputClosed = true;
+        input.destroy();
+      }
     };
     sock.on('data', (buf: Buffer) => {
       if (buf.length === 0) return;
@@ -673,32 +684,50 @@ function attachSocket(path: string, tty: boolean): Promise<AttachStreams> {
       endOutputs();
       if (!connected) reject(conflict(`cannot attach: ${err.message}`));
     });
+    if (input !== sock) {
+      input.on('data', () => {});
+      input.on('close', () => {
+        inputClosed = true;
+      });
+      input.on('error', () => {
+        inputClosed = true;
+      });
+    }
     let connected = false;
     const stdin = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        if (closed) return cb();
+        if (closed || inputClosed) return cb();
         // conmon reads stdin in chunks of up to 8 KiB per packet.
-        for (let off = 0; off < chunk.length; off += 8192) sock.write(chunk.subarray(off, off + 8192));
+        for (let off = 0; off < chunk.length; off += 8192) input.write(chunk.subarray(off, off + 8192));
         cb();
       },
       final(cb) {
-        if (!closed) sock.end();
+        if (!closed && !inputClosed) input.end();
         cb();
       },
     });
+    const ready = () => {
+      connected = true;
+      resolve({
+        stdin,
+        stdout,
+        stderr,
+        close() {
+          if (!closed) sock.destroy();
+          closed = true;
+          endOutputs();
+        },
+      });
+    };
     try {
       sock.connect(path, () => {
-        connected = true;
-        resolve({
-          stdin,
-          stdout,
-          stderr,
-          close() {
-            if (!closed) sock.destroy();
-            closed = true;
-            endOutputs();
-          },
-        });
+        if (input === sock) return ready();
+        try {
+          input.connect(path, ready);
+        } catch (err) {
+          sock.destroy();
+          reject(conflict(`cannot attach to ${path}: ${(err as Error).message}`));
+        }
       });
     } catch (err) {
       reject(conflict(`cannot attach to ${path}: ${(err as Error).message}`));
