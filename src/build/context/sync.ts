@@ -76,6 +76,8 @@ export class ContextPool {
   constructor(
     private readonly root: string,
     private readonly max = 4,
+    /** A context with more file bytes than this is not kept after its build (disk is not a cache). */
+    private readonly keepBytes = 512 << 20,
   ) {}
 
   /**
@@ -112,7 +114,9 @@ export class ContextPool {
         released = true;
         slot.busy = false;
         slot.lastUsed = Date.now();
-        if (tainted) {
+        let bytes = 0;
+        for (const rec of files.values()) bytes += rec.size;
+        if (tainted || bytes > this.keepBytes) {
           this.drop(slot);
           await rm(slot.dir, { recursive: true, force: true }).catch(() => {});
         }
@@ -213,11 +217,24 @@ async function syncTar(
     rmSync(abs(rel), { recursive: true, force: true });
     if (st.isDirectory()) forgetBelow(rel);
   };
+  /** Gives path the tar's metadata; true when something had to change. */
   const setMeta = (path: string, st: Stats, mode: number, uid: number, gid: number, mtime: Date) => {
-    if ((st.mode & 0o7777) !== mode) chmodSync(path, mode);
-    if (st.uid !== uid || st.gid !== gid) lchownSync(path, uid, gid);
-    if (Math.abs(st.mtimeMs - mtime.getTime()) >= 1) utimesSync(path, mtime, mtime);
+    let changed = false;
+    if ((st.mode & 0o7777) !== mode) {
+      chmodSync(path, mode);
+      changed = true;
+    }
+    if (st.uid !== uid || st.gid !== gid) {
+      lchownSync(path, uid, gid);
+      changed = true;
+    }
+    if (Math.abs(st.mtimeMs - mtime.getTime()) >= 1) {
+      utimesSync(path, mtime, mtime);
+      changed = true;
+    }
+    return changed;
   };
+  let linked = false;
 
   for await (const entry of ex) {
     const h = entry.header;
@@ -270,12 +287,13 @@ async function syncTar(
           st.size === old.size &&
           st.mtimeMs === old.mtimeMs &&
           st.ctimeMs === old.ctimeMs;
+        let kept: Stats | undefined;
         if (same) {
           if (tmp) {
             closeSync(tmp.fd);
             rmSync(tmp.path, { force: true });
           }
-          setMeta(path, st!, mode, uid, gid, mtime);
+          if (!setMeta(path, st!, mode, uid, gid, mtime)) kept = st;
         } else {
           clear(rel, st, false);
           if (tmp) {
@@ -297,7 +315,7 @@ async function syncTar(
           chmodSync(path, mode);
           utimesSync(path, mtime, mtime);
         }
-        const now = lstatSync(path);
+        const now = kept ?? lstatSync(path);
         files.set(rel, {
           digest,
           ino: now.ino,
@@ -337,6 +355,7 @@ async function syncTar(
           throw badRequest(`tar entry "${name}": hard link target "${h.linkname}" is not a file of this tar`);
         clear(rel, st, false);
         linkSync(abs(target), path);
+        linked = true;
         const now = lstatSync(path);
         // A new link changes the target's ctime: refresh both records.
         const fresh = { ...rec, ino: now.ino, size: now.size, mtimeMs: now.mtimeMs, ctimeMs: now.ctimeMs };
@@ -361,10 +380,11 @@ async function syncTar(
     setMeta(path, lstatSync(path), d.mode, d.uid, d.gid, d.mtime);
   }
   // Records of hard-linked files may be stale after a later link: keep only those still exact.
-  for (const [rel, rec] of files) {
-    const st = lstatOrNull(abs(rel));
-    if (!st || st.ino !== rec.ino || st.ctimeMs !== rec.ctimeMs) files.delete(rel);
-  }
+  if (linked)
+    for (const [rel, rec] of files) {
+      const st = lstatOrNull(abs(rel));
+      if (!st || st.ino !== rec.ino || st.ctimeMs !== rec.ctimeMs) files.delete(rel);
+    }
   return files;
 }
 

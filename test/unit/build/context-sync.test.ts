@@ -123,6 +123,11 @@ test('concurrent builds get their own directories; a tainted one is not reused',
     const c = await pool.receive(Readable.from(tar), 'other key');
     assert.equal(c.dir, b.dir, 'a full pool reuses its least recently used directory');
     await c.release();
+    // A context bigger than the pool keeps is removed after its build.
+    const small = new ContextPool(join(tmp.path, 'pool2'), 4, 4);
+    const big = await small.receive(Readable.from(await tarOf([{ name: 'big', body: '12345' }])), 'k');
+    await big.release();
+    assert.equal(existsSync(big.dir), false);
   } finally {
     tmp.cleanup();
   }
