@@ -30,6 +30,7 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
         stream.on('data', (b: Buffer) => {
           out += b.toString();
         });
+        stream.on('error', () => {}); // the daemon may have closed its side already
         stream.end();
         await new Promise((r) => stream.once('close', r));
         assert.equal(out, `api${i}\r\n`);
@@ -89,10 +90,23 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
       });
 
       test('attach to a running container sees its output and its exit code', async () => {
-        s.ok(['run', '-d', '--name', 'att1', 'busybox', 'sh', '-c', 'sleep 1; echo attached-out; exit 6']);
-        const r = await s.cmdAsync(['attach', 'att1'], { timeoutMs: 20_000 });
-        assert.equal(r.stdout, 'attached-out\n');
-        assert.equal(r.status, 6);
+        // It ticks until told to finish: the attach is in place once a tick comes through.
+        const loop = 'while [ ! -e /tmp/go ]; do echo tick; sleep 0.2; done; echo attached-out; exit 6';
+        s.ok(['run', '-d', '--name', 'att1', 'busybox', 'sh', '-c', loop]);
+        const child = s.spawn(['attach', 'att1']);
+        let out = '';
+        child.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+        });
+        const status = new Promise<number | null>((r) => child.on('close', r));
+        try {
+          assert.equal(await until(() => out.includes('tick')), true);
+          s.ok(['exec', 'att1', 'touch', '/tmp/go']);
+          assert.equal(await status, 6);
+        } finally {
+          child.kill();
+        }
+        assert.match(out, /^(tick\n)+attached-out\n$/);
         s.ok(['rm', 'att1']);
         // -i attach forwards stdin
         s.ok(['run', '-d', '-i', '--name', 'att2', 'busybox', 'sh', '-c', 'read line; echo got:$line']);
