@@ -73,7 +73,9 @@ async function main() {
     // and other load hit all of them alike.
     for (const [, fn] of rows) for (let i = 0; i < 2; i++) fn();
     const samples = rows.map(() => [] as Sample[]);
-    for (let i = 0; i < RUNS; i++) rows.forEach(([, fn], j) => samples[j]!.push(fn()));
+    for (let i = 0; i < RUNS; i++) {
+      for (const [j, [, fn]] of rows.entries()) samples[j]!.push(fn());
+    }
 
     const stats = samples.map((s) => ({
       wall: median(s.map((x) => x.wall)),
