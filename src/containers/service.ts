@@ -75,6 +75,14 @@ export function containerFiles(dir: string) {
   };
 }
 
+/**
+ * Saves of state transitions (start, exit, stop, pause, health, removing) skip the fsync: the state
+ * they describe lives in tmpfs (the runtime's state, conmon's pid and exit files) and does not
+ * survive a power loss anyway, where recovery re-derives it. A container's existence and
+ * configuration (create, rename, network changes) are written durably.
+ */
+const TRANSIENT = { durable: false } as const;
+
 type Waiter = {
   condition: 'next-exit' | 'not-running' | 'removed';
   resolve: (code: { StatusCode: number; Error: { Message: string } | null }) => void;
@@ -148,7 +156,7 @@ export class ContainerService {
         rec.State.Status = state.status;
         rec.State.Running = true;
         rec.State.Paused = state.status === 'paused';
-        await this.store.save(rec);
+        await this.store.save(rec, TRANSIENT);
         this.watchExit(rec);
         this.startHealth(rec);
       } else {
@@ -535,7 +543,7 @@ export class ContainerService {
         Error: '',
         StartedAt: new Date().toISOString(),
       };
-      await this.store.save(rec, { durable: false });
+      await this.store.save(rec, TRANSIENT);
       trace.done('save');
     } catch (err) {
       await this.releasePendingAttach(rec.Id, false);
@@ -552,7 +560,7 @@ export class ContainerService {
         Error: (err as Error).message,
       };
       if (rec.State.Status === 'running') rec.State.Status = 'exited';
-      await this.store.save(rec).catch(() => {});
+      await this.store.save(rec, TRANSIENT).catch(() => {});
       throw err instanceof BerthError
         ? err
         : internal(`failed to start container ${rec.Id}: ${(err as Error).message}`, err);
@@ -703,7 +711,7 @@ export class ContainerService {
       runProbe: (cmd, timeoutMs) => this.runProbe(rec, cmd, timeoutMs),
       onStatus: (status, health) => {
         rec.State.Health = health;
-        this.store.save(rec).catch(() => {});
+        this.store.save(rec, TRANSIENT).catch(() => {});
         this.publish(rec, `health_status: ${status}`);
       },
       onProbe: (health) => {
@@ -796,7 +804,7 @@ export class ContainerService {
     rec.Ports = {};
     // An AutoRemove container goes straight on to 'removing' (saved there); a crash before that finds it
     // running, records the exit again and removes it.
-    if (!rec.HostConfig.AutoRemove) await this.store.save(rec);
+    if (!rec.HostConfig.AutoRemove) await this.store.save(rec, TRANSIENT);
     trace.mark('save');
     this.publish(rec, 'die', { exitCode: String(exitCode) });
     this.notify(rec.Id, 'exit', exitCode);
@@ -820,7 +828,7 @@ export class ContainerService {
     (rec as ContainerRecord & { RestartDelayMs?: number }).RestartDelayMs = decision.delayMs;
     rec.State.Status = 'restarting';
     rec.State.Restarting = true;
-    await this.store.save(rec);
+    await this.store.save(rec, TRANSIENT);
     // During init the network service has not reconciled yet (it would delete a new sandbox as stale).
     if (this.deferredRestarts) {
       this.deferredRestarts.push(() => this.scheduleRestart(rec, decision.delayMs));
@@ -906,7 +914,7 @@ export class ContainerService {
     }
     if (!rec.State.Running) return 'already';
     rec.StoppedByUser = true;
-    await this.store.save(rec);
+    await this.store.save(rec, TRANSIENT);
     const exited = this.nextExit(rec.Id);
     if (rec.State.Paused) await this.deps.runtime.resume(rec.Id).catch(() => {});
     const signal = opts.signal ?? rec.Config.StopSignal ?? 'SIGTERM';
@@ -932,7 +940,7 @@ export class ContainerService {
     if (!timer && rec.State.Status !== 'restarting') return;
     rec.State.Status = 'exited';
     rec.State.Restarting = false;
-    if (persist) this.store.save(rec).catch(() => {});
+    if (persist) this.store.save(rec, TRANSIENT).catch(() => {});
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -960,7 +968,7 @@ export class ContainerService {
     await this.deps.runtime.pause(rec.Id);
     rec.State.Paused = true;
     rec.State.Status = 'paused';
-    await this.store.save(rec);
+    await this.store.save(rec, TRANSIENT);
     this.publish(rec, 'pause');
   }
 
@@ -970,7 +978,7 @@ export class ContainerService {
     await this.deps.runtime.resume(rec.Id);
     rec.State.Paused = false;
     rec.State.Status = 'running';
-    await this.store.save(rec);
+    await this.store.save(rec, TRANSIENT);
     this.publish(rec, 'unpause');
   }
 
@@ -1054,7 +1062,7 @@ export class ContainerService {
     if (!this.store.find(rec.Id)) return;
     this.cancelRestart(rec, false);
     rec.State.Status = 'removing';
-    await this.store.save(rec);
+    await this.store.save(rec, TRANSIENT);
     await this.finishRemove(rec, opts);
   }
 

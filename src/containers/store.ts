@@ -76,9 +76,9 @@ export class ContainerStore {
 
   /**
    * Writes the record (temp file + rename: a crash never leaves half of one). `durable: false` skips
-   * the fsync, for a transition to "running": the state it describes lives in tmpfs (the runtime's
-   * state, conmon's pid and exit files) and does not outlive a power loss anyway, so the flush would
-   * only cost the start its latency.
+   * the fsync, for state transitions: the state they describe lives in tmpfs (the runtime's state,
+   * conmon's pid and exit files) and does not outlive a power loss anyway, so the flush would only
+   * cost the start, exit or removal its latency.
    */
   async save(record: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     const path = join(this.dir(record.Id), RECORD_FILE);
