@@ -1,27 +1,39 @@
-// Bundles the CLI into dist/cli/ (run by bin/berth, and by dist/src/cli/main.js, see the end): main.js plus one chunk per lazily loaded command
-// module and shared chunks. Loading ~40 separate ES modules costs a resolve, a package.json lookup, a read
-// and a compile each; a few chunks start measurably faster (see bench/cli-startup.ts).
+// Bundles the CLI into dist/cli/ (run by bin/berth, and by dist/src/cli/main.js, see the end): main.js
+// plus one chunk per lazily loaded command module and shared chunks. Loading ~40 separate ES modules
+// costs a resolve, a package.json lookup, a read and a compile each; a few chunks start measurably faster
+// (see bench/cli-startup.ts).
 //
 // Node's builtins are loaded with require(), not import: importing one as an ES module builds a facade
 // that reads every export, and some exports are getters that load more (node:crypto's webcrypto,
 // node:fs's promises, node:stream's promises): ~10 ms of every start. Through esbuild's CommonJS interop
 // each property is read where it is used.
 //
-// Only commander is bundled: it is on every command's path. Other packages stay external (loaded from
-// node_modules on demand) because some code reaches into a package's own module instance (tar-pax.ts
-// patches tar-stream's headers module) and native addons cannot be bundled.
+// Bundled packages: commander (on every command's path) and yaml (compose, registry config: a CommonJS
+// tree of ~60 files, one resolve, read and compile each otherwise). Other packages stay external (loaded
+// from node_modules on demand): some code reaches into a package's own module instance (tar-pax.ts
+// patches tar-stream's headers module; compose's schema cache loads ajv and its standalone runtime with
+// require), and native addons cannot be bundled.
 // Run after tsc (npm run build): node scripts/build-cli.mjs
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const final = `${root}dist/cli`;
-// Built aside and renamed into place: berth commands running meanwhile (tests, other builds) never see a
-// half-written bundle.
+// Built aside and moved into place file by file (see below): berth commands running meanwhile (tests,
+// daemons, other builds) never see a half-written bundle.
 const outdir = `${final}.tmp-${process.pid}`;
-const BUNDLED = new Set(['commander']);
+const BUNDLED = new Set(['commander', 'yaml']);
 
 /**
  * Rewrites `import { a, b as c } from 'node:x'` as `const { a, b: c } = require('node:x')` (type-only
@@ -85,19 +97,24 @@ if (result.errors.length > 0) {
   rmSync(outdir, { recursive: true, force: true });
   process.exit(1);
 }
-const old = `${final}.old-${process.pid}`;
-// Another build may swap its own bundle in at the same moment: move whatever is there aside and retry.
-for (let i = 0; ; i++) {
-  try {
-    if (existsSync(final)) renameSync(final, old);
-    renameSync(outdir, final);
-    break;
-  } catch (err) {
-    if (i >= 5 || !['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(err.code)) throw err;
-    rmSync(old, { recursive: true, force: true });
-  }
+// Chunks are named by their content hash: new ones join the old ones, then main.js is replaced (a rename,
+// atomic), so a CLI or daemon started from the previous build can still import its lazily loaded chunks.
+// Chunks of earlier builds are removed once they are a day old.
+mkdirSync(`${final}/chunks`, { recursive: true });
+const fresh = new Set();
+for (const name of readdirSync(`${outdir}/chunks`)) {
+  renameSync(`${outdir}/chunks/${name}`, `${final}/chunks/${name}`);
+  fresh.add(name);
 }
-rmSync(old, { recursive: true, force: true });
+for (const name of readdirSync(outdir)) {
+  if (name !== 'chunks') renameSync(`${outdir}/${name}`, `${final}/${name}`);
+}
+rmSync(outdir, { recursive: true, force: true });
+const dayAgo = Date.now() - 24 * 3600 * 1000;
+for (const name of readdirSync(`${final}/chunks`)) {
+  const path = `${final}/chunks/${name}`;
+  if (!fresh.has(name) && statSync(path).mtimeMs < dayAgo) rmSync(path, { force: true });
+}
 // tsc's dist/src/cli/main.js (what BERTH_TEST_DIST=1 tests and benches run) becomes a door into the bundle,
 // so they exercise what bin/berth runs.
 const tscMain = `${root}dist/src/cli/main.js`;
