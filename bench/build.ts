@@ -217,18 +217,31 @@ async function main(): Promise<void> {
     }
 
     const load0 = loadavg();
+    // A tool that hangs even when a build is done again is left out of the rest of the run.
+    const hung = new Set<string>();
+    const sample = (t: Tool, fn: () => number): number => {
+      if (hung.has(t.name)) return Number.NaN;
+      try {
+        return fn();
+      } catch (err) {
+        if (!(err instanceof Hang)) throw err;
+        console.error(`${t.name} hangs: left out of the rest of the run`);
+        hung.add(t.name);
+        return Number.NaN;
+      }
+    };
     // Warm-up: every tool builds once (caches populated, page cache warm).
-    for (const t of tools) timed(() => t.build(ctx, false));
+    for (const t of tools) sample(t, () => timed(() => t.build(ctx, false)));
     const results = new Map<string, { cold: number[]; noop: number[]; edit: number[] }>();
     for (const t of tools) results.set(t.name, { cold: [], noop: [], edit: [] });
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of tools) {
         const r = results.get(t.name)!;
-        r.cold.push(timed(() => t.build(ctx, true)));
-        r.noop.push(timed(() => t.build(ctx, false)));
+        r.cold.push(sample(t, () => timed(() => t.build(ctx, true))));
+        r.noop.push(sample(t, () => timed(() => t.build(ctx, false))));
         writeFileSync(join(ctx, 'src', 'f7.txt'), `edited ${round} ${Date.now()}\n`);
         // A fresh edit of the same file before each tool's rebuild, so every tool rebuilds from that COPY.
-        r.edit.push(timed(() => t.build(ctx, false)));
+        r.edit.push(sample(t, () => timed(() => t.build(ctx, false))));
       }
     }
     const base = results.get(tools[0]!.name)!;
@@ -247,7 +260,9 @@ async function main(): Promise<void> {
     const others = tools.filter((t) => !t.name.startsWith('berth'));
     if (others.length > 0) {
       const speedup = (k: 'cold' | 'noop' | 'edit') => {
-        const best = Math.min(...others.map((t) => median(results.get(t.name)![k])));
+        const best = Math.min(
+          ...others.map((t) => median(results.get(t.name)![k])).filter((x) => !Number.isNaN(x)),
+        );
         return `${(best / median(base[k])).toFixed(2)}x`;
       };
       console.log(
