@@ -1,5 +1,7 @@
 // The docker CLI's streaming commands against berth: logs, attach, exec, top, stats and events.
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLIS, type Suite, setUp, skipReason, until } from './docker-cli-lib.js';
 
@@ -68,6 +70,8 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
         assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z out5\n$/);
         assert.equal(s.cmd(['logs', '--since', '2099-01-01T00:00:00Z', 'log1']).stdout, '');
         assert.equal(s.cmd(['logs', '--since', '1h', 'log1']).stdout.split('\n').length, 6);
+        assert.equal(s.cmd(['logs', '--until', '2000-01-01T00:00:00Z', 'log1']).stdout, '');
+        assert.equal(s.cmd(['logs', '--until', '2099-01-01T00:00:00Z', 'log1']).stdout.split('\n').length, 6);
         const bad = s.cmd(['logs', '--since', 'yesterday-ish', 'log1']);
         assert.notEqual(bad.status, 0);
         s.ok(['rm', 'log1']);
@@ -169,6 +173,28 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
         assert.equal(notRunning.status, 1);
         assert.match(notRunning.stderr, /is not running/);
         s.ok(['rm', '-f', 'ex1', 'ex2']);
+      });
+
+      test('cp both ways and diff', async () => {
+        s.ok(['run', '-d', '--name', 'cp1', 'busybox', 'sh', '-c', 'echo made > /tmp/made.txt; sleep 300']);
+        const host = join(s.tmp, `cp-${s.cli.name}`);
+        mkdirSync(host, { recursive: true });
+        writeFileSync(join(host, 'in.txt'), 'from host\n');
+        assert.equal(
+          await until(() => s.cmd(['exec', 'cp1', 'test', '-e', '/tmp/made.txt']).status === 0),
+          true,
+        );
+        s.ok(['cp', join(host, 'in.txt'), 'cp1:/root/in.txt']);
+        assert.equal(s.ok(['exec', 'cp1', 'cat', '/root/in.txt']), 'from host');
+        s.ok(['cp', 'cp1:/tmp/made.txt', join(host, 'out.txt')]);
+        assert.equal(readFileSync(join(host, 'out.txt'), 'utf8'), 'made\n');
+        const diff = s.ok(['diff', 'cp1']).split('\n');
+        for (const line of ['C /root', 'A /root/in.txt', 'C /tmp', 'A /tmp/made.txt'])
+          assert.ok(diff.includes(line), line);
+        const missing = s.cmd(['cp', 'cp1:/no/such', host]);
+        assert.equal(missing.status, 1);
+        assert.match(missing.stderr, /Could not find the file \/no\/such in container cp1/);
+        s.ok(['rm', '-f', 'cp1']);
       });
 
       test('top and stats --no-stream', () => {

@@ -51,11 +51,12 @@ describe('docker health checks, restart policies, daemon restarts', { skip, conc
           'busybox',
           'sh',
           '-c',
-          'touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 300',
+          'touch /tmp/healthy; sleep 300',
         ]);
         const health = () => s.ok(['inspect', '-f', '{{.State.Health.Status}}', 'hc1']);
         assert.equal(await until(() => health() === 'healthy'), true);
         assert.match(s.ok(['ps', '--filter', 'name=hc1', '--format', '{{.Status}}']), /\(healthy\)/);
+        s.ok(['exec', 'hc1', 'rm', '/tmp/healthy']);
         assert.equal(await until(() => health() === 'unhealthy'), true);
         assert.deepEqual(s.ok(['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}}']).split('\n'), [
           'hc1',
