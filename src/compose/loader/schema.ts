@@ -5,8 +5,7 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import standaloneCode from 'ajv/dist/standalone/index.js';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { badRequest, internal, sha256 } from '../../util/index.js';
 import { formatPath } from './interpolate.js';
 
@@ -66,13 +65,21 @@ function getValidator(): ValidateFunction {
   const schema = JSON.parse(text) as Record<string, unknown>;
   // The schema names the draft-07 meta-schema by an https URL ajv does not know; ajv's default is draft-07.
   delete schema.$schema;
-  const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, code: { source: true } });
+  // Ajv itself is loaded only here, on a cache miss (a CLI call with a warm cache never pays for it).
+  const require = createRequire(import.meta.url);
+  const { Ajv: AjvClass } = require('ajv') as { Ajv: typeof Ajv };
+  const ajv = new AjvClass({
+    allErrors: false,
+    strict: false,
+    allowUnionTypes: true,
+    code: { source: true },
+  });
   // Formats docker compose's schema used in older revisions (the current one has none): accepted as is,
   // so the standalone code needs no format functions.
   for (const f of ['duration', 'ports', 'expose']) ajv.addFormat(f, true);
   validator = ajv.compile(schema);
   try {
-    const standalone = standaloneCode as unknown as (a: Ajv, v: ValidateFunction) => string;
+    const standalone = require('ajv/dist/standalone') as (a: Ajv, v: ValidateFunction) => string;
     mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
     // Synchronous temp + rename: a CLI that exits right after loading still leaves a whole file or none.
     const tmp = `${cached}.${process.pid}.tmp`;

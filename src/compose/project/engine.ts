@@ -282,23 +282,28 @@ export class ComposeEngine {
     }
   }
 
+  /** Pulls the services' images, each image once, all at the same time (as docker compose does). */
   async pull(services?: string[], opts: { ignoreFailures?: boolean } = {}): Promise<void> {
     const names = services?.length ? services : Object.keys(this.project.services).sort();
+    const refs = new Map<string, string>();
     for (const s of names) {
-      const svc = this.service(s);
-      if (!svc.image) continue;
-      const ref = svc.image;
-      this.event('Image', ref, 'Pulling');
-      try {
-        const [repo, tag] = splitRef(ref);
-        for await (const m of this.client.images.pull(repo, { tag }))
-          if (m.error) throw new BerthError(500, `pull ${ref}: ${m.error}`);
-        this.event('Image', ref, 'Pulled');
-      } catch (err) {
-        if (!opts.ignoreFailures) throw err;
-        this.warn(`${s}: ${(err as Error).message}`);
-      }
+      const image = this.service(s).image;
+      if (image && !refs.has(image)) refs.set(image, s);
     }
+    await settle(
+      [...refs].map(async ([ref, s]) => {
+        this.event('Image', ref, 'Pulling');
+        try {
+          const [repo, tag] = splitRef(ref);
+          for await (const m of this.client.images.pull(repo, { tag }))
+            if (m.error) throw new BerthError(500, `pull ${ref}: ${m.error}`);
+          this.event('Image', ref, 'Pulled');
+        } catch (err) {
+          if (!opts.ignoreFailures) throw err;
+          this.warn(`${s}: ${(err as Error).message}`);
+        }
+      }),
+    );
   }
 
   async push(services?: string[]): Promise<void> {
