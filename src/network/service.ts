@@ -3,7 +3,7 @@
 // DNS listeners) is derived from them and re-derived on start, so a crash leaves nothing we cannot
 // rebuild or clean.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -18,6 +18,7 @@ import {
   randomId,
   run,
   shortId,
+  tempPathFor,
   writeJsonAtomic,
 } from '../util/index.js';
 import { EmbeddedDns } from './dns.js';
@@ -107,6 +108,9 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const FOREIGN_DEFAULTS = ['172.16.0.0/12', '192.168.0.0/16', '10.88.0.0/16', '10.89.0.0/16'].map((s) =>
   parseCidr(s),
 );
+
+/** Saves of endpoint changes (connect, disconnect, a container's release): no fsync, see save(). */
+const ENDPOINTS = { durable: false } as const;
 
 const forbidden = (message: string) => new BerthError(403, message);
 
@@ -306,8 +310,24 @@ export class NetworkService {
 
   // ---------------------------------------------------------------- records
 
-  private async save(rec: NetworkRecord): Promise<void> {
-    await writeJsonAtomic(join(this.dir, `${rec.id}.json`), rec);
+  /**
+   * Writes a network record (temp file + rename). `durable: false` skips the fsync: for endpoint
+   * changes, which describe running containers and are re-derived after a power loss anyway (init
+   * releases the endpoints of containers that are not running); a network's own settings are durable.
+   */
+  private async save(rec: NetworkRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    const path = join(this.dir, `${rec.id}.json`);
+    if (opts.durable !== false) await writeJsonAtomic(path, rec);
+    else {
+      const tmp = tempPathFor(path);
+      try {
+        await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`);
+        await rename(tmp, path);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    }
     this.networks.set(rec.id, rec);
   }
 
@@ -730,7 +750,7 @@ export class NetworkService {
         this.dropReservations(ep.endpointId);
       }
       try {
-        for (const net of new Set(eps.map((x) => x.net))) await this.save(net);
+        for (const net of new Set(eps.map((x) => x.net))) await this.save(net, ENDPOINTS);
         if (eps.length > 0) await this.syncRules();
       } finally {
         await deleteLinksAndNetns(
@@ -829,14 +849,14 @@ export class NetworkService {
         await createVeth(this.vethSpec(net, ep));
         plumbed = true;
         net.endpoints[ep.containerId] = ep;
-        await this.save(net);
+        await this.save(net, ENDPOINTS);
         await this.syncRules();
       } catch (err) {
         for (const r of reservations) r.close();
         if (plumbed) await deleteLink(ep.hostVeth).catch(() => {});
         if (net.endpoints[ep.containerId] === ep) {
           delete net.endpoints[ep.containerId];
-          await this.save(net).catch(() => {});
+          await this.save(net, ENDPOINTS).catch(() => {});
           await this.syncRules().catch(() => {});
         }
         throw err;
@@ -929,7 +949,7 @@ export class NetworkService {
   private async disconnectNow(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
     await deleteLink(ep.hostVeth);
     delete net.endpoints[ep.containerId];
-    await this.save(net);
+    await this.save(net, ENDPOINTS);
     await this.syncRules();
     this.dropReservations(ep.endpointId);
     if (ep.defaultRoute) {
@@ -937,7 +957,7 @@ export class NetworkService {
       const next = this.endpointsOfContainer(ep.containerId).find((o) => !o.net.internal);
       if (next && existsSync(next.ep.netnsPath)) {
         next.ep.defaultRoute = true;
-        await this.save(next.net);
+        await this.save(next.net, ENDPOINTS);
         await run('nsenter', [
           `--net=${next.ep.netnsPath}`,
           'ip',
