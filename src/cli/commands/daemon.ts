@@ -6,7 +6,6 @@ import {
   defaultConfig,
   loadConfigFile,
 } from '../../daemon/config.js';
-import { startDaemon } from '../../daemon/daemon.js';
 
 interface DaemonFlags {
   config?: string;
@@ -52,6 +51,8 @@ export function register(program: Command): void {
       if (flags.bip) config.bridgeSubnet = flags.bip;
       if (flags.netPrefix) config.netPrefix = flags.netPrefix;
       if (process.env.BERTH_NETWORK_POOL) config.networkPool = process.env.BERTH_NETWORK_POOL;
+      // Loaded here, not at the top: `berth --help` registers this command without needing the daemon.
+      const { startDaemon } = await import('../../daemon/daemon.js');
       const daemon = await startDaemon(config);
       console.error(`berth daemon listening on unix://${config.socketPath} (data root ${config.dataRoot})`);
       const stop = async (signal: string) => {

@@ -2,10 +2,14 @@
 // Engine API. Credentials come from the docker CLI's config file and travel in X-Registry-Auth.
 import type { Command } from 'commander';
 import type { AuthConfig } from '../../client/index.js';
-import { CredentialStore, configKey, loginHost, type RegistryAuth } from '../../distribution/index.js';
-import { familiarString, parseNormalized } from '../../images/index.js';
+import type { RegistryAuth } from '../../distribution/index.js';
 import { ensureDaemon } from '../connect.js';
 import { displayJsonMessages, type JsonMessage, ProgressError } from '../format/index.js';
+
+// The registry client and the image store's reference parser are loaded on first use: their barrels pull
+// in tar handling that `berth pull` itself never needs before the daemon answers.
+const distribution = () => import('../../distribution/index.js');
+const references = () => import('../../images/index.js');
 
 interface PullOpts {
   platform?: string;
@@ -35,6 +39,7 @@ function toAuthConfig(a: RegistryAuth | undefined): AuthConfig | undefined {
 }
 
 async function credentialsFor(ref: string): Promise<AuthConfig | undefined> {
+  const [{ CredentialStore }, { parseNormalized }] = await Promise.all([distribution(), references()]);
   const host = parseNormalized(ref).domain;
   return toAuthConfig(await new CredentialStore().get(host));
 }
@@ -61,7 +66,7 @@ async function show(messages: AsyncIterable<JsonMessage>, quiet: boolean): Promi
 }
 
 async function pull(ref: string, opts: PullOpts): Promise<void> {
-  const client = await ensureDaemon();
+  const [client, { parseNormalized }] = await Promise.all([ensureDaemon(), references()]);
   const parsed = parseNormalized(ref);
   if (opts.allTags && (parsed.tag || parsed.digest)) {
     throw Object.assign(new Error("tag can't be used with --all-tags/-a"), { exitCode: 125 });
@@ -84,7 +89,7 @@ async function pull(ref: string, opts: PullOpts): Promise<void> {
 }
 
 async function push(ref: string, opts: PushOpts): Promise<void> {
-  const client = await ensureDaemon();
+  const [client, { familiarString, parseNormalized }] = await Promise.all([ensureDaemon(), references()]);
   const parsed = parseNormalized(ref);
   if (opts.allTags && parsed.tag)
     throw Object.assign(new Error("tag can't be used with --all-tags/-a"), { exitCode: 125 });
@@ -140,6 +145,7 @@ async function login(server: string | undefined, opts: LoginOpts): Promise<void>
   } else if (password !== undefined) {
     console.error('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
   }
+  const { CredentialStore, configKey, loginHost } = await distribution();
   const host = loginHost(server);
   const address = server ?? configKey(host);
   const store = new CredentialStore();
@@ -162,6 +168,7 @@ async function login(server: string | undefined, opts: LoginOpts): Promise<void>
 }
 
 async function logout(server: string | undefined): Promise<void> {
+  const { CredentialStore, configKey, loginHost } = await distribution();
   const host = loginHost(server);
   const key = configKey(host);
   if (await new CredentialStore().erase(host)) console.log(`Removing login credentials for ${key}`);
