@@ -39,18 +39,18 @@ export function action<A extends unknown[]>(
 
 /**
  * Runs `fn` for each target, printing each target as given on success (docker's output for stop, rm, kill…)
- * and each failure on stderr; exits 1 if any failed.
+ * and each failure on stderr; exits 1 if any failed. `fn` answers 'skipped' for a target it reported itself.
  */
 export async function eachTarget(
   targets: string[],
-  fn: (target: string) => Promise<void>,
+  fn: (target: string) => Promise<void | 'skipped'>,
   opts: { print?: boolean } = {},
 ): Promise<void> {
   const failures: string[] = [];
   for (const target of targets) {
     try {
-      await fn(target);
-      if (opts.print !== false) process.stdout.write(`${target}\n`);
+      const outcome = await fn(target);
+      if (opts.print !== false && outcome !== 'skipped') process.stdout.write(`${target}\n`);
     } catch (err) {
       failures.push(errorText(err));
     }

@@ -12,6 +12,7 @@ import {
   collect,
   dockerUsage,
   eachTarget,
+  errorText,
   filtersOf,
   intOption,
 } from './container-common.js';
@@ -330,9 +331,20 @@ export function registerManageCommands(parent: Command, inGroup: boolean): void 
       .action(
         action(async (targets: string[], flags: { force?: boolean; volumes?: boolean; link?: boolean }) => {
           const client = await ensureDaemon();
-          await eachTarget(targets, (c) =>
-            client.containers.remove(c, { force: !!flags.force, volumes: !!flags.volumes, link: flags.link }),
-          );
+          await eachTarget(targets, async (c) => {
+            try {
+              await client.containers.remove(c, {
+                force: !!flags.force,
+                volumes: !!flags.volumes,
+                link: flags.link,
+              });
+            } catch (err) {
+              // docker rm -f: a container that is not there is reported, but the removal does not fail
+              if (!flags.force || !(err instanceof EngineError) || err.status !== 404) throw err;
+              process.stderr.write(`${errorText(err)}\n`);
+              return 'skipped';
+            }
+          });
         }),
       );
   if (inGroup) rm('rm').alias('remove');
