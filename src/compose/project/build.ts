@@ -64,10 +64,18 @@ export async function buildService(
       pull: opts.pull,
       rm: true,
     };
+    // The last lines of output go into the error: a failed RUN is explained by what it printed.
+    let tail: string[] = [];
     for await (const m of client.images.build(tar.stdout, query)) {
-      if (m.error) throw new BerthError(500, `build ${svc.name}: ${m.error}`);
+      if (m.error) {
+        const shown = opts.onOutput ? '' : tail.join('').trimEnd();
+        throw new BerthError(500, `build ${svc.name}: ${m.error}${shown ? `\n${shown}` : ''}`);
+      }
       const line = (m as { stream?: string }).stream;
-      if (line) opts.onOutput?.(line);
+      if (!line) continue;
+      opts.onOutput?.(line);
+      tail.push(line);
+      if (tail.length > 40) tail = tail.slice(-20);
     }
   } catch (err) {
     tar.kill();
