@@ -108,6 +108,11 @@ async function main() {
     const tar = join(t.path, 'busybox.tar');
     spawnSync('tar', ['-C', rootfs, '-cf', tar, '.']);
     const denv = { ...process.env, DOCKER_HOST: dockerd.host };
+    // The daemons' memory right after start-up, before any container ran.
+    const startBerth = rssOf((c) => c.includes(`${berth.root}/data`) && c.includes(' daemon ')).bytes;
+    const startDocker = rssOf(
+      (c) => (c.startsWith('dockerd ') || c.startsWith('containerd ')) && c.includes(dockerd.dir),
+    ).bytes;
     const benv = berth.env;
     ok(benv, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
     ok(denv, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
@@ -222,8 +227,10 @@ async function main() {
     console.log(
       `  rm -f  berth ${fmt(berthRm)}   dockerd ${fmt(dockerRm)}   ratio ${(dockerRm / berthRm).toFixed(2)}×`,
     );
-    const perBerth = (berthLoaded - idleBerth + conmons.bytes) / CONTAINERS;
-    const perDocker = (dockerLoaded - idleDocker + shims.bytes) / CONTAINERS;
+    // A daemon's growth is noisy (a GC between the two readings can make it negative): floored at 0.
+    const grow = (after: number, before: number) => Math.max(0, after - before);
+    const perBerth = (grow(berthLoaded, idleBerth) + conmons.bytes) / CONTAINERS;
+    const perDocker = (grow(dockerLoaded, idleDocker) + shims.bytes) / CONTAINERS;
     console.log(
       `  memory per container: berth ${mb(perBerth)} (daemon +${mb(berthLoaded - idleBerth)}, ${conmons.pids.length} conmon ${mb(conmons.bytes)})`,
     );
@@ -231,13 +238,20 @@ async function main() {
       `                        dockerd ${mb(perDocker)} (dockerd+containerd +${mb(dockerLoaded - idleDocker)}, ${shims.pids.length} shims ${mb(shims.bytes)})   ratio ${(perDocker / perBerth).toFixed(2)}×`,
     );
     // PSS counts a shared library page once across the monitors that map it (RSS counts it in each).
-    const pssBerth = (berthLoaded - idleBerth + conmons.pss) / CONTAINERS;
-    const pssDocker = (dockerLoaded - idleDocker + shims.pss) / CONTAINERS;
+    const pssBerth = (grow(berthLoaded, idleBerth) + conmons.pss) / CONTAINERS;
+    const pssDocker = (grow(dockerLoaded, idleDocker) + shims.pss) / CONTAINERS;
     console.log(
       `  by PSS: berth ${mb(pssBerth)} (conmon ${mb(conmons.pss / Math.max(1, conmons.pids.length))} each)   dockerd ${mb(pssDocker)} (shim ${mb(shims.pss / Math.max(1, shims.pids.length))} each)   ratio ${(pssDocker / pssBerth).toFixed(2)}×`,
     );
+    const flags = DAEMON_NODE_FLAGS.length ? ` (node ${DAEMON_NODE_FLAGS.join(' ')})` : '';
     console.log(
-      `  idle daemon RSS: berth ${mb(idleBerth)}${DAEMON_NODE_FLAGS.length ? ` (node ${DAEMON_NODE_FLAGS.join(' ')})` : ''}   dockerd+containerd ${mb(idleDocker)}`,
+      `  daemon RSS after start-up: berth ${mb(startBerth)}${flags}   dockerd+containerd ${mb(startDocker)}`,
+    );
+    console.log(
+      `  daemon RSS idle after the timed runs: berth ${mb(idleBerth)}   dockerd+containerd ${mb(idleDocker)}`,
+    );
+    console.log(
+      `  daemon RSS with ${CONTAINERS} running: berth ${mb(berthLoaded)}   dockerd+containerd ${mb(dockerLoaded)}`,
     );
     console.log(`  daemon RSS after the fleet was removed: berth ${mb(rssOf(berthDaemon).bytes)}`);
   } finally {
