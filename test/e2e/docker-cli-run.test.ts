@@ -149,7 +149,7 @@ describe('docker run', { skip, concurrency: false }, () => {
         assert.match(out, /NoNewPrivs:\s+1/);
       });
 
-      test('limits: --ulimit, --memory, --cpus, --pids-limit', () => {
+      test('limits: --ulimit, -m, --cpus, --pids-limit', () => {
         assert.equal(
           s.ok(['run', '--rm', '--ulimit', 'nofile=512:512', 'busybox', 'sh', '-c', 'ulimit -n']),
           '512',
@@ -157,7 +157,7 @@ describe('docker run', { skip, concurrency: false }, () => {
         const id = s.ok([
           'run',
           '-d',
-          '--memory',
+          '-m',
           '64m',
           '--cpus',
           '0.5',
