@@ -418,7 +418,7 @@ class BuildRun {
       }
     }
     const made = opts.make ? await opts.make() : { layer: null };
-    trace.mark('make');
+    trace.mark(`make-${step.expanded.kind}`);
     let id: string;
     try {
       const rec = await images.commit({
@@ -430,7 +430,7 @@ class BuildRun {
         recordParent: true,
       });
       id = rec.id;
-      trace.mark('commit');
+      trace.mark(`commit-${step.expanded.kind}`);
     } finally {
       await made.cleanup?.();
       trace.mark('make-cleanup');
