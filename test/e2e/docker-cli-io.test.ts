@@ -118,6 +118,11 @@ describe('docker logs, attach, exec, top, stats, events', { skip, concurrency: f
         const r2 = await s.cmdAsync(['attach', 'att2'], { input: 'hello\n', timeoutMs: 20_000 });
         assert.equal(r2.stdout, 'got:hello\n');
         s.ok(['rm', '-f', 'att2']);
+        // a terminal container wants a terminal on this side too, unless stdin stays out of it
+        s.ok(['run', '-d', '-t', '--name', 'att3', 'busybox', 'sleep', '300']);
+        const noTty = s.cmd(['attach', 'att3']);
+        assert.deepEqual([noTty.status, noTty.stderr.trim()], [1, 'the input device is not a TTY']);
+        s.ok(['rm', '-f', 'att3']);
       });
 
       test('exec: output, exit codes, -e, -u, -w, -d, -i, --privileged, -t', async () => {

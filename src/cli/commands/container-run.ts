@@ -440,6 +440,7 @@ export function registerRunCommands(parent: Command): void {
         throw new CliError('You cannot attach to a stopped container, start it first', 1);
       if (info.State.Paused)
         throw new CliError('You cannot attach to a paused container, unpause it first', 1);
+      checkTty(flags.stdin !== false, !!info.Config?.Tty);
       await attachAndWait(client, info.Id ?? container, {
         stdin: flags.stdin !== false,
         start: false,
