@@ -203,7 +203,9 @@ test('a failing dependency stops up before its dependents start', { skip }, asyn
   ok(dir, ['-p', p, 'down', '-t', '1']);
 });
 
-test('dockerfile_inline, volumes_from, depends_on.restart and recreate by rename', { skip }, async () => {
+test('dockerfile_inline, volumes_from, depends_on.restart, recreate by rename keeping anonymous volumes', {
+  skip,
+}, async () => {
   const dir = project('more', {
     'compose.yaml': `services:
   data:
@@ -258,6 +260,7 @@ test('dockerfile_inline, volumes_from, depends_on.restart and recreate by rename
 
   // A changed data service is recreated: a new container under the same name, none left under the
   // temporary name; reader is restarted in place, bystander left alone.
+  run(['exec', '-T', 'data', 'sh', '-c', 'echo kept > /shared/extra']);
   const old = await started('data');
   const mid = { reader: await started('reader'), bystander: await started('bystander') };
   const up = run(['up', '-d', '-t', '1'], { REV: '2' });
@@ -270,6 +273,8 @@ test('dockerfile_inline, volumes_from, depends_on.restart and recreate by rename
   assert.equal(reader.id, mid.reader.id);
   assert.notEqual(reader.at, mid.reader.at, 'reader restarted after data was recreated');
   assert.equal((await started('bystander')).at, mid.bystander.at);
+  // The image's anonymous volume (VOLUME /shared) carried over into the new container.
+  assert.equal(run(['exec', '-T', 'data', 'cat', '/shared/extra']).stdout, 'kept\n');
   const replaced = await api((c) => c.containers.inspect(`${p}-data-1`));
   assert.equal(replaced.Config?.Labels?.['com.docker.compose.replace'], old.id);
 

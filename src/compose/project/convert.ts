@@ -108,6 +108,8 @@ export interface CreateContext {
   oneoff?: boolean;
   /** The id of the container this one replaces (recreate), as docker compose labels it. */
   replace?: string;
+  /** The replaced container's volumes for the image's VOLUME paths, kept in the new container. */
+  inherit?: Mount[];
   /** Resolves `network_mode: service:x` to a container id. */
   serviceContainer?: (service: string) => string | undefined;
   /** Overrides for `run`: command, extra environment, no ports. */
@@ -206,6 +208,10 @@ export function createPlan(project: Project, svc: ServiceConfig, ctx: CreateCont
       mounts.push(m);
     } else throw badRequest(`${where}.volumes: mount type ${v.type} is not supported`);
   }
+  // On recreate the image's anonymous volumes carry over (as docker compose does); explicit config wins.
+  const taken = new Set([...mounts.map((m) => m.Target), ...binds.map((b) => b.split(':')[1])]);
+  for (const m of ctx.inherit ?? []) if (!taken.has(m.Target)) mounts.push(m);
+
   // Secrets and configs with a file source: bind-mounted read-only, as compose does without swarm.
   for (const kind of ['secrets', 'configs'] as const)
     for (const ref of svc[kind] ?? []) {

@@ -1,7 +1,8 @@
 // The reconcile engine: makes the daemon's containers, networks and volumes match a loaded Project, using
 // only the public Engine API (so it drives berth and a real Docker daemon alike). Containers are found by
 // the compose labels; a container is recreated only when its config-hash label differs from the model's.
-import type { ContainerSummary, EngineClient } from '../../client/index.js';
+import { posix } from 'node:path';
+import type { ContainerSummary, EngineClient, Mount } from '../../client/index.js';
 import { BerthError, badRequest } from '../../util/index.js';
 import { dependencyOrder, serviceDependencies, serviceHash } from '../loader/graph.js';
 import { imageName } from '../loader/output.js';
@@ -367,7 +368,8 @@ export class ComposeEngine {
     const name = containerName(this.project, svc, n);
     this.event('Container', nameOf(old), 'Recreate');
     const tmp = `${(old.Id as string).slice(0, 12)}_${name}`;
-    const id = await this.createContainer(svc, n, { name: tmp, replace: old.Id });
+    const inherit = await this.inheritedMounts(svc, old);
+    const id = await this.createContainer(svc, n, { name: tmp, replace: old.Id, inherit });
     try {
       await this.removeContainer(old, timeout);
       await this.client.containers.rename(id, name);
@@ -378,6 +380,26 @@ export class ComposeEngine {
     }
     this.event('Container', name, 'Recreated');
     return id;
+  }
+
+  /** The volumes `old` has at the image's VOLUME paths (anonymous volumes a recreate keeps). */
+  private async inheritedMounts(svc: ServiceConfig, old: ContainerSummary): Promise<Mount[]> {
+    const volumes = (old.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name && m.Destination);
+    if (volumes.length === 0) return [];
+    let declared: Record<string, unknown>;
+    try {
+      declared = (await this.client.images.inspect(imageName(this.project, svc.name))).Config?.Volumes ?? {};
+    } catch {
+      return [];
+    }
+    return volumes
+      .filter((m) => posix.normalize(m.Destination as string) in declared)
+      .map((m) => ({
+        Type: 'volume',
+        Source: m.Name,
+        Target: posix.normalize(m.Destination as string),
+        ReadOnly: m.RW === false,
+      }));
   }
 
   /**

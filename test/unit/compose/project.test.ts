@@ -268,3 +268,23 @@ test('links and volumes_from to undefined services, and cycles through them, are
   );
   assert.throws(() => dependencyOrder(p), /dependency cycle detected: a -> b -> a/);
 });
+
+test('a recreate keeps inherited anonymous volumes unless the service mounts something there', async () => {
+  const p = await project(`
+services:
+  db: { image: busybox, volumes: ["data:/var/lib/db"] }
+volumes: { data: {} }
+`);
+  const inherit = [
+    { Type: 'volume' as const, Source: 'anon1', Target: '/var/lib/db' },
+    { Type: 'volume' as const, Source: 'anon2', Target: '/cache' },
+  ];
+  const { body } = createPlan(p, p.services.db!, { number: 1, name: 'x_demo-db-1', inherit });
+  assert.deepEqual(
+    body.HostConfig?.Mounts?.map((m) => [m.Target, m.Source]),
+    [
+      ['/var/lib/db', 'demo_data'],
+      ['/cache', 'anon2'],
+    ],
+  );
+});
