@@ -1,4 +1,4 @@
-// Runs node's test runner over every *.test.ts file below the given folders, through tsx.
+// Runs node's test runner over the given *.test.ts files and every one below the given folders, through tsx.
 // Node 20's runner does not expand globs or pick up .ts files, so we list them here.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 function collect(dir) {
   if (!existsSync(dir)) return [];
+  if (!statSync(dir).isDirectory()) return dir.endsWith('.test.ts') ? [dir] : [];
   const out = [];
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);

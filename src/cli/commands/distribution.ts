@@ -162,8 +162,14 @@ async function login(server: string | undefined, opts: LoginOpts): Promise<void>
   if (password === undefined) password = await prompt('Password: ', true);
   if (!password) throw usage('Error: Password Required');
   const client = await ensureDaemon();
-  await client.system.auth({ username, password, serveraddress: address });
-  await store.store(host, { username, password, serveraddress: address });
+  const res = await client.system.auth({ username, password, serveraddress: address });
+  // A token service that hands out a refresh token gets that kept instead of the password, as docker does.
+  await store.store(
+    host,
+    res.IdentityToken
+      ? { username, identitytoken: res.IdentityToken, serveraddress: address }
+      : { username, password, serveraddress: address },
+  );
   console.log('Login Succeeded');
 }
 

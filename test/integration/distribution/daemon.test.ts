@@ -153,6 +153,30 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     await docker(['logout', tokened.host]);
   });
 
+  test('berth login to a token registry keeps the identity token too, and pull uses it', async () => {
+    const ref = `${tokened.host}/private/idtok-berth:1`;
+    assert.equal((await docker(['tag', `${open.host}/e2e/bb:1`, ref])).status, 0);
+    const ok = await berth(['login', '-u', 'alice', '--password-stdin', tokened.host], 'wonderland\n');
+    assert.equal(ok.status, 0, ok.stderr);
+    const cfgPath = join(dir.path, 'docker-config', 'config.json');
+    const entry = (
+      JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, Record<string, string>> }
+    ).auths[tokened.host]!;
+    assert.match(entry.identitytoken ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.ok(
+      !Buffer.from(entry.auth ?? '', 'base64')
+        .toString()
+        .includes('wonderland'),
+    );
+    const push = await berth(['push', '-q', ref]);
+    assert.equal(push.status, 0, push.stderr);
+    assert.equal((await docker(['rmi', ref])).status, 0);
+    const pull = await berth(['pull', '-q', ref]);
+    assert.equal(pull.status, 0, pull.stderr);
+    assert.equal(pull.stdout.trim(), ref);
+    await berth(['logout', tokened.host]);
+  });
+
   test('login, push with stored credentials, logout; a wrong password is refused', async () => {
     const ref = `${locked.host}/private/bb:1`;
     assert.equal((await docker(['tag', `${open.host}/e2e/bb:1`, ref])).status, 0);
