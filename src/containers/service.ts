@@ -950,8 +950,11 @@ export class ContainerService {
       throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
     }
     if (number === 9 || number === 15 || number === 2) rec.StoppedByUser = true;
+    // As dockerd: SIGKILL answers once the container has exited (up to a bound); other signals at once.
+    const exited = number === 9 ? this.nextExit(rec.Id) : undefined;
     await this.deps.runtime.kill(rec.Id, number);
     this.publish(rec, 'kill', { signal: String(number) });
+    if (exited) await Promise.race([exited, sleep(10_000)]);
   }
 
   async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
