@@ -1,6 +1,6 @@
 // Health checks as Docker runs them: the Healthcheck config (image + --health-* flags), its validation, and
 // a monitor that probes on a schedule through an injected runner and keeps Docker's `Health` state.
-import { badRequest } from '../util/index.js';
+import { badRequest, formatGoDuration, parseGoDuration } from '../util/index.js';
 
 /** Docker's HealthConfig; durations in nanoseconds, 0 = inherit/default. */
 export interface HealthConfig {
@@ -42,51 +42,8 @@ export const MAX_LOG_ENTRIES = 5;
 export const MAX_OUTPUT_BYTES = 4096;
 const MIN_DURATION_NS = NS_PER_MS;
 
-const UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration (`1m30s`, `500ms`, `-2s`, `0`) → nanoseconds. */
-export function parseGoDuration(value: string): number {
-  const m = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.test(value);
-  if (value === '0' || value === '+0' || value === '-0') return 0;
-  if (!m) throw badRequest(`time: invalid duration "${value}"`);
-  const sign = value.startsWith('-') ? -1 : 1;
-  let total = 0;
-  for (const part of value.replace(/^[+-]/, '').matchAll(/((?:\d+(?:\.\d*)?|\.\d+))(ns|us|µs|μs|ms|s|m|h)/g))
-    total += Number(part[1]) * UNITS[part[2]!]!;
-  return sign * Math.round(total);
-}
-
-/** Go's Duration.String() for the durations we print (`30s`, `1m30s`, `100ms`, `1.5s`). */
-export function formatGoDuration(ns: number): string {
-  if (ns === 0) return '0s';
-  const neg = ns < 0;
-  let n = Math.abs(ns);
-  let out: string;
-  if (n < 1e3) out = `${n}ns`;
-  else if (n < 1e6) out = `${trim(n / 1e3)}µs`;
-  else if (n < 1e9) out = `${trim(n / 1e6)}ms`;
-  else {
-    const h = Math.floor(n / 3600e9);
-    n -= h * 3600e9;
-    const m = Math.floor(n / 60e9);
-    n -= m * 60e9;
-    out = `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${trim(n / 1e9)}s`;
-  }
-  return neg ? `-${out}` : out;
-}
-
-function trim(x: number): string {
-  return String(Number(x.toFixed(9)));
-}
+// Go's duration syntax lives in util; re-exported here for the health check's callers.
+export { formatGoDuration, parseGoDuration };
 
 /** `--health-*` / `--no-healthcheck` flags (durations in ns), as the docker CLI turns them into a config. */
 export interface HealthFlags {

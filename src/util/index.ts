@@ -1,5 +1,6 @@
 export * from './atomic.js';
 export * from './digest.js';
+export * from './duration.js';
 export * from './errors.js';
 export * from './filters.js';
 export * from './ids.js';

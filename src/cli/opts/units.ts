@@ -1,5 +1,5 @@
-// Docker's unit parsing for flags: sizes (`512m`), durations (`1m30s`) and key=value lists.
-import { badRequest } from '../../util/index.js';
+// Docker's unit parsing for flags: sizes (`512m`), durations (`1m30s`, parsed by util) and key=value lists.
+import { badRequest, tryParseGoDuration } from '../../util/index.js';
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -18,31 +18,13 @@ export function parseBytes(value: string, flag = 'size'): number {
   return Math.floor(Number(match[1]) * SIZE_UNITS[unit]!);
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration, returned in nanoseconds (`1m30s`, `500ms`, `0`). */
+/** Go's time.ParseDuration, returned in nanoseconds (`1m30s`, `500ms`, `0`), with the docker CLI's flag error. */
 export function parseDurationNs(value: string, flag = 'duration'): number {
-  const text = value.trim();
-  if (text === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    consumed = re.lastIndex;
-  }
-  if (consumed === 0 || consumed !== text.length) {
+  const ns = tryParseGoDuration(value.trim());
+  if (ns === undefined) {
     throw badRequest(`invalid argument "${value}" for "--${flag}" flag: time: invalid duration "${value}"`);
   }
-  return Math.round(total);
+  return ns;
 }
 
 /** Splits `key=value`; a bare `key` yields undefined as the value. */
