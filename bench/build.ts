@@ -149,6 +149,12 @@ async function main(): Promise<void> {
             { ...denv, DOCKER_BUILDKIT: '0' },
           ),
       });
+      // BuildKit gets a dockerd of its own: when it hangs (see check()) it wedges its daemon, and the
+      // legacy builder's figures must not go with it.
+      const dockerdK = await startDockerd();
+      cleanups.push(() => dockerdK.stop());
+      const kenv = { ...process.env, DOCKER_HOST: dockerdK.host };
+      check(DOCKER28, ['import', '-c', 'CMD ["sh"]', baseTar, 'busybox:latest'], kenv);
       tools.push({
         name: 'BuildKit (dockerd 20.10)',
         build: (c, noCache) =>
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
               'bench:k',
               c,
             ],
-            { ...denv, DOCKER_BUILDKIT: '1' },
+            { ...kenv, DOCKER_BUILDKIT: '1' },
           ),
       });
       // buildah reads the same base image from a docker-archive saved by dockerd.
