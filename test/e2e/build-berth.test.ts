@@ -8,12 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { berthArgv, haveCommand, isRoot, tempDir } from '../helpers/index.js';
-import { DOCKER, daemonWithBusybox, REPO, runTool, writeContext } from '../integration/build/helpers.js';
-
-// Until the executor calls the --checksum verification, ADD --checksum is refused.
-const checksumWired = readFileSync(join(REPO, 'src/build/executor/executor.ts'), 'utf8').includes(
-  'downloadSource',
-);
+import { DOCKER, daemonWithBusybox, runTool, writeContext } from '../integration/build/helpers.js';
 
 const skip = !isRoot()
   ? 'needs root'
@@ -249,11 +244,9 @@ describe('berth build', { skip }, () => {
     });
     r = await berth(['build', sum]);
     assert.notEqual(r.status, 0);
-    if (checksumWired)
-      assert.match(
-        r.stderr,
-        /Dockerfile:2: ADD --checksum: digest mismatch for f: expected sha256:0{64}, got sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881/,
-      );
-    else assert.match(r.stderr, /--checksum is not supported/);
+    assert.match(
+      r.stderr,
+      /Dockerfile:2: ADD --checksum: digest mismatch for f: expected sha256:0{64}, got sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 // POST /build: Docker's legacy builder over the Engine API. The body is the context tar (maybe gzip),
 // streamed into a kept context directory (see build/context/sync.ts); progress goes out as newline-delimited `{"stream": …}` messages.
-import { BuildError, Builder, buildTrace } from '../../build/index.js';
+import { BuildError, Builder, buildTrace, checkSshForwards } from '../../build/index.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { parseNormalizedTagged } from '../../images/index.js';
 import { badRequest, messageOf, notFound } from '../../util/index.js';
@@ -44,6 +44,17 @@ function secretsOf(req: ApiRequest): Record<string, string> {
   return out;
 }
 
+/** `RUN --mount=type=ssh` agents from berth's CLI: `X-Berth-Build-Ssh`, base64 of JSON id → socket path. */
+function sshOf(req: ApiRequest) {
+  const header = req.headers['x-berth-build-ssh'];
+  if (typeof header !== 'string' || header === '') return undefined;
+  try {
+    return checkSshForwards(JSON.parse(Buffer.from(header, 'base64').toString('utf8')));
+  } catch (err) {
+    throw badRequest(`invalid X-Berth-Build-Ssh header: ${messageOf(err)}`);
+  }
+}
+
 export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
   const builder = new Builder({
     images: ctx.images,
@@ -82,6 +93,7 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
     const buildArgs = stringMap(req, 'buildargs');
     const labels = stringMap(req, 'labels');
     const secrets = secretsOf(req);
+    const ssh = sshOf(req);
     const trace = buildTrace(tags[0] ?? '-');
     const dockerfile = req.query.get('dockerfile') || 'Dockerfile';
     const received = await builder.receiveContext(req.raw, JSON.stringify([tags, dockerfile]));
@@ -106,6 +118,7 @@ export function registerBuildRoutes(router: Router, ctx: DaemonContext): void {
           platform: req.query.get('platform') || undefined,
           signal: req.signal,
           secrets,
+          ...(ssh ? { ssh } : {}),
           trace,
         },
         {

@@ -26,6 +26,10 @@ import {
   walkStage,
 } from '../parser/index.js';
 import { type CopyPlan, makeParents, planCopy, resolveOwner, writeCopy } from './copy.js';
+import { bindMountSource } from './mounts.js';
+import { checkBuildPlatforms } from './platform.js';
+import { downloadSource } from './remote.js';
+import { type SshForwards, sshMountBind } from './ssh.js';
 import { type BuildTrace, buildTrace } from './trace.js';
 
 /** Label on build containers: `ps` hides them. */
@@ -52,6 +56,8 @@ export interface BuildRequest {
   platform?: string;
   /** Values for `RUN --mount=type=secret,id=x` (never written to layers, config or history). */
   secrets?: Record<string, string>;
+  /** `RUN --mount=type=ssh` agents: id → host socket path (`berth build --ssh`). */
+  ssh?: SshForwards;
   signal?: AbortSignal;
   /** The received context (content digests of its files); without it, COPY hashes what it reads. */
   context?: ReceivedContext;
@@ -164,6 +170,7 @@ export class Builder {
     const df = await this.loadDockerfile(req.contextDir, req.dockerfile);
     const buildArgs = req.buildArgs ?? {};
     const graph = resolveStages(df, { target: req.target, buildArgs });
+    checkBuildPlatforms(graph, df.filename, req.platform);
     // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`.
     const ignore = await readDockerignore(
       req.contextDir,
@@ -612,9 +619,8 @@ class BuildRun {
     ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>,
   ): Promise<void> {
     const line = ins.location.startLine;
-    if (ins.kind === 'ADD' && ins.checksum !== undefined)
-      this.fail(line, 'ADD --checksum is not supported by this builder (it cannot verify sources yet)');
-    if (ins.parents) this.fail(line, 'COPY --parents is not supported by this builder');
+    const where = { file: this.df.filename, line };
+    const verify = ins.kind === 'ADD' && ins.checksum !== undefined ? { checksum: ins.checksum } : {};
     const dest = this.absPath(state, ins.dest);
     const fromRef = ins.from;
     let sourceImage: string | null | undefined;
@@ -664,13 +670,8 @@ class BuildRun {
         cleanups.push(extraRoot);
         await mkdir(extraRoot, { recursive: true });
         for (const url of tempSources) {
-          const name = basename(new URL(url).pathname) || 'download';
-          const res = await fetch(url, { signal: this.req.signal }).catch((err: unknown) => {
-            throw badRequest(`ADD ${url}: ${messageOf(err)}`);
-          });
-          if (!res.ok) throw badRequest(`ADD ${url}: HTTP ${res.status}`);
-          await writeFile(join(extraRoot, name), Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
-          extraNames.push(name);
+          const signal = this.req.signal ? { signal: this.req.signal } : {};
+          extraNames.push(await downloadSource(url, extraRoot, { ...signal, ...verify, where }));
         }
         for (const h of heredocSources) {
           await writeFile(join(extraRoot, h.name), h.content, { mode: 0o644 });
@@ -692,6 +693,9 @@ class BuildRun {
           excludes: ins.excludes,
           unpack: ins.kind === 'ADD' && ins.unpack !== false,
           hash,
+          parents: ins.parents,
+          ...verify,
+          location: where,
         };
         const plans: CopyPlan[] = [];
         if (srcRoot !== undefined && sources.length > 0)
@@ -773,7 +777,7 @@ class BuildRun {
       };
       await this.commitStep(state, step, createdBy, {
         contentChecksum: checksum,
-        extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''}`,
+        extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''};parents=${ins.parents}`,
         make: () =>
           this.withRoot(state.imageId, async (parentRoot) => {
             if (sourceImage === undefined) return write(this.req.contextDir, parentRoot);
@@ -863,63 +867,77 @@ class BuildRun {
     const env = [...step.env].map(([k, v]) => `${k}=${v}`);
     const secretFiles: string[] = [];
     const mountCleanups: (() => Promise<void>)[] = [];
-    for (const m of mounts) {
-      const target = m.target ? this.absPath(state, m.target) : undefined;
-      if (m.type === 'cache') {
-        if (!target) this.fail(line, 'RUN --mount=type=cache needs a target');
-        const dir = this.cacheMountDir(m.id ?? target);
-        mkdirSync(dir, { recursive: true });
-        binds.push(`${dir}:${target}`);
-      } else if (m.type === 'tmpfs') {
-        if (!target) this.fail(line, 'RUN --mount=type=tmpfs needs a target');
-        tmpfs[target] = m.size ? `size=${m.size}` : '';
-      } else if (m.type === 'secret') {
-        const id = m.id ?? (m.target ? basename(m.target) : '');
-        const value = this.req.secrets?.[id];
-        if (value === undefined) {
-          if (m.required) this.fail(line, `secret ${id} not found`);
-          continue;
-        }
-        if (m.env) env.push(`${m.env}=${value}`);
-        if (!m.env || m.target) {
-          const file = join(this.deps.images.tempDir());
-          await mkdir(file, { recursive: true, mode: 0o700 });
-          await writeFile(join(file, 'secret'), value, { mode: m.mode ?? 0o400 });
-          secretFiles.push(file);
-          binds.push(`${join(file, 'secret')}:${target ?? `/run/secrets/${id}`}:ro`);
-        }
-      } else if (m.type === 'bind') {
-        if (!target) this.fail(line, 'RUN --mount=type=bind needs a target');
-        const src = posix.normalize(`/${m.source ?? '/'}`);
-        if (m.from !== undefined) {
-          const rs = this.graph.all.find((s) => s.name === m.from!.toLowerCase());
-          const idx = rs ? rs.index : /^\d+$/.test(m.from) ? Number(m.from) : undefined;
-          const imageId =
-            idx !== undefined ? this.results.get(idx)?.imageId : this.deps.images.find(m.from)?.id;
-          if (!imageId) this.fail(line, `RUN --mount from=${m.from}: no such stage or image`);
-          const base = this.deps.images.tempDir();
-          const root = join(base, 'merged');
-          await this.deps.images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), root);
-          mountCleanups.push(async () => {
-            await this.deps.images.layers.unmount(root).catch(() => {});
-            await rm(base, { recursive: true, force: true }).catch(() => {});
-          });
-          binds.push(`${join(root, src)}:${target}${m.readonly ? ':ro' : ''}`);
-        } else {
-          // A writable bind of the context may change it: the daemon must not reuse that directory.
-          if (!m.readonly) this.req.context?.taint();
-          binds.push(`${join(this.req.contextDir, src)}:${target}${m.readonly ? ':ro' : ''}`);
-        }
-      } else {
-        this.fail(line, `RUN --mount=type=${m.type} is not supported by this builder`);
-      }
-    }
-    const networkMode = network === 'default' ? 'bridge' : network;
-    let id: string | undefined;
     const cleanupMounts = async () => {
       for (const f of mountCleanups) await f();
       for (const f of secretFiles) await rm(f, { recursive: true, force: true }).catch(() => {});
     };
+    // A mount that fails to set up releases the ones set up before it.
+    try {
+      for (const m of mounts) {
+        const target = m.target ? this.absPath(state, m.target) : undefined;
+        if (m.type === 'cache') {
+          if (!target) this.fail(line, 'RUN --mount=type=cache needs a target');
+          const dir = this.cacheMountDir(m.id ?? target);
+          mkdirSync(dir, { recursive: true });
+          binds.push(`${dir}:${target}`);
+        } else if (m.type === 'tmpfs') {
+          if (!target) this.fail(line, 'RUN --mount=type=tmpfs needs a target');
+          tmpfs[target] = m.size ? `size=${m.size}` : '';
+        } else if (m.type === 'secret') {
+          const id = m.id ?? (m.target ? basename(m.target) : '');
+          const value = this.req.secrets?.[id];
+          if (value === undefined) {
+            if (m.required) this.fail(line, `secret ${id} not found`);
+            continue;
+          }
+          if (m.env) env.push(`${m.env}=${value}`);
+          if (!m.env || m.target) {
+            const file = join(this.deps.images.tempDir());
+            await mkdir(file, { recursive: true, mode: 0o700 });
+            await writeFile(join(file, 'secret'), value, { mode: m.mode ?? 0o400 });
+            secretFiles.push(file);
+            binds.push(`${join(file, 'secret')}:${target ?? `/run/secrets/${id}`}:ro`);
+          }
+        } else if (m.type === 'bind') {
+          if (!target) this.fail(line, 'RUN --mount=type=bind needs a target');
+          const src = posix.normalize(`/${m.source ?? '/'}`);
+          if (m.from !== undefined) {
+            const rs = this.graph.all.find((s) => s.name === m.from!.toLowerCase());
+            const idx = rs ? rs.index : /^\d+$/.test(m.from) ? Number(m.from) : undefined;
+            const imageId =
+              idx !== undefined ? this.results.get(idx)?.imageId : this.deps.images.find(m.from)?.id;
+            if (!imageId) this.fail(line, `RUN --mount from=${m.from}: no such stage or image`);
+            const base = this.deps.images.tempDir();
+            const root = join(base, 'merged');
+            await this.deps.images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), root);
+            mountCleanups.push(async () => {
+              await this.deps.images.layers.unmount(root).catch(() => {});
+              await rm(base, { recursive: true, force: true }).catch(() => {});
+            });
+            const host = bindMountSource(root, src, { file: this.df.filename, line }, `stage ${m.from}`);
+            binds.push(`${host}:${target}${m.readonly ? ':ro' : ''}`);
+          } else {
+            // A writable bind of the context may change it: the daemon must not reuse that directory.
+            if (!m.readonly) this.req.context?.taint();
+            const where = { file: this.df.filename, line };
+            const host = bindMountSource(this.req.contextDir, src, where, 'build context');
+            binds.push(`${host}:${target}${m.readonly ? ':ro' : ''}`);
+          }
+        } else if (m.type === 'ssh') {
+          const where = { file: this.df.filename, line };
+          const r = sshMountBind(m, target ?? '/run/buildkit/ssh_agent.0', this.req.ssh, where);
+          if (r.bind) binds.push(r.bind);
+          if (!env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) env.push(`SSH_AUTH_SOCK=${r.target}`);
+        } else {
+          this.fail(line, `RUN --mount=type=${m.type} is not supported by this builder`);
+        }
+      }
+    } catch (err) {
+      await cleanupMounts();
+      throw err;
+    }
+    const networkMode = network === 'default' ? 'bridge' : network;
+    let id: string | undefined;
     try {
       const created = await c.create({
         Image: state.imageId!,

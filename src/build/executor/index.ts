@@ -10,4 +10,5 @@ export {
   type BuildRequest,
   type BuildResult,
 } from './executor.js';
+export { checkSshForwards, parseSshSpecs, type SshForwards } from './ssh.js';
 export { type BuildTrace, buildTrace } from './trace.js';

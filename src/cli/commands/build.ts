@@ -9,6 +9,7 @@ import { pack as tarPack } from 'tar-stream';
 import {
   IgnoreMatcher,
   parseDockerfile,
+  parseSshSpecs,
   readDockerignore,
   runChecks,
   walkContext,
@@ -32,6 +33,7 @@ interface BuildFlags {
   rm?: boolean;
   forceRm?: boolean;
   secret: string[];
+  ssh: string[];
 }
 
 /** `--secret id=x,src=path` or `id=x,env=VAR` (BuildKit's syntax). */
@@ -224,6 +226,9 @@ async function runBuild(contextArg: string, flags: BuildFlags): Promise<void> {
   const secrets = readSecrets(flags.secret);
   if (Object.keys(secrets).length > 0)
     headers['X-Berth-Build-Secrets'] = Buffer.from(JSON.stringify(secrets)).toString('base64');
+  const ssh = parseSshSpecs(flags.ssh);
+  if (Object.keys(ssh).length > 0)
+    headers['X-Berth-Build-Ssh'] = Buffer.from(JSON.stringify(ssh)).toString('base64');
   const client = await ensureDaemon();
   let imageId: string | undefined;
   const stream = client.jsonStream<{
@@ -274,6 +279,12 @@ export function register(program: Command): void {
     .option(
       '--secret <id=x,src=path|env=VAR>',
       'a secret for RUN --mount=type=secret (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--ssh <default|id=socket>',
+      'an ssh-agent socket for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)',
       collect,
       [],
     )

@@ -9,22 +9,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestDaemon } from '../../helpers/daemon.js';
 import { berthArgv, haveCommand, isRoot, tempDir } from '../../helpers/index.js';
-import { DOCKER, daemonWithBusybox, REPO, runTool, writeContext } from './helpers.js';
-
-// The executor and the CLI call the feature helpers once the lead has wired them in (see the build
-// helpers' report); until then these builds would only meet the old refusals.
-const executorWired = readFileSync(join(REPO, 'src/build/executor/executor.ts'), 'utf8').includes(
-  'sshMountBind',
-);
-const cliWired = readFileSync(join(REPO, 'src/cli/commands/build.ts'), 'utf8').includes('X-Berth-Build-Ssh');
+import { DOCKER, daemonWithBusybox, runTool, writeContext } from './helpers.js';
 
 const skip = !isRoot()
   ? 'needs root'
   : !haveCommand('runc') || !haveCommand('conmon') || !existsSync(DOCKER) || !existsSync('/bin/busybox')
     ? 'needs runc, conmon, the docker CLI and busybox-static'
-    : !executorWired
-      ? 'the executor does not call the COPY/ADD/RUN feature helpers yet'
-      : undefined;
+    : undefined;
 
 function post(socketPath: string, path: string, headers: Record<string, string>) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -205,9 +196,7 @@ describe('build features: --checksum, --parents, symbolic --chmod, ssh mounts, -
     assert.match(bad.stderr, /Dockerfile:3: invalid chmod parameter: u\+q/);
   });
 
-  test('RUN --mount=type=ssh: the agent forwarded with --ssh; BuildKit errors without it', {
-    skip: !cliWired && 'berth build has no --ssh flag yet',
-  }, async () => {
+  test('RUN --mount=type=ssh: the agent forwarded with --ssh; BuildKit errors without it', {}, async () => {
     const df = [
       'FROM busybox',
       'RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "agent at $SSH_AUTH_SOCK"',
