@@ -1,5 +1,6 @@
 // The container's /etc/resolv.conf and /etc/hosts, in the format Docker writes them.
-import { readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { badRequest } from '../util/index.js';
 
@@ -93,6 +94,64 @@ export function renderResolvConf(
   for (const ns of nameservers) lines.push(`nameserver ${ns}`);
   if (options.length > 0) lines.push(`options ${options.join(' ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Points a resolv.conf at other nameservers and keeps every other line (search, options, comments): Docker's
+ * rewrite of a running container's file when it joins a network with embedded DNS (then `embedded`, which
+ * adds `ndots:0` unless an ndots is set) or leaves the one it asked.
+ */
+export function replaceNameservers(
+  text: string,
+  nameservers: string[],
+  opts: { embedded?: boolean } = {},
+): string {
+  const isNameserver = (line: string) => /^\s*nameserver\s/.test(line);
+  const isOptions = (line: string) => /^\s*options\s/.test(line);
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const first = lines.findIndex(isNameserver);
+  const kept = lines.filter((l) => !isNameserver(l));
+  // Where the old nameservers stood; else before the options, as renderResolvConf orders them.
+  let at =
+    first >= 0 ? lines.slice(0, first).filter((l) => !isNameserver(l)).length : kept.findIndex(isOptions);
+  if (at < 0) at = kept.length;
+  kept.splice(at, 0, ...nameservers.map((ns) => `nameserver ${ns}`));
+  if (opts.embedded && !parseResolvConf(text).options.some((o) => o.startsWith('ndots:'))) {
+    const o = kept.findIndex(isOptions);
+    if (o >= 0) kept[o] = `${kept[o]!.replace(/\s+$/, '')} ndots:0`;
+    else kept.push('options ndots:0');
+  }
+  return `${kept.join('\n')}\n`;
+}
+
+/** Reads a container's resolv.conf; undefined when it is missing, a link or not a regular file. */
+export async function readResolvConfFile(path: string): Promise<string | undefined> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    if (!(await fh.stat()).isFile()) return undefined;
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Rewrites a container's resolv.conf through its own inode: the runtime bind-mounted that inode into the
+ * container, so a rename would leave the container reading the old file.
+ */
+export async function writeResolvConfInPlace(path: string, text: string): Promise<void> {
+  const fh = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+  try {
+    if (!(await fh.stat()).isFile()) throw badRequest(`${path} is not a regular file`);
+    // Write, then cut: a reader never sees an empty file (which would mean "ask 127.0.0.1").
+    const data = Buffer.from(text, 'utf8');
+    await fh.write(data, 0, data.length, 0);
+    await fh.truncate(data.length);
+  } finally {
+    await fh.close();
+  }
 }
 
 export interface HostsSettings {

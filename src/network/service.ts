@@ -26,9 +26,14 @@ import {
   type DnsSettings,
   type HostsSettings,
   hostsFileFor,
+  isLocalResolver,
+  parseResolvConf,
   readHostResolvConf,
+  readResolvConfFile,
   renderResolvConf,
+  replaceNameservers,
   upstreamResolvers,
+  writeResolvConfInPlace,
 } from './files.js';
 import {
   applyRules,
@@ -862,8 +867,76 @@ export class NetworkService {
         throw err;
       }
       this.reservations.set(endpointId, reservations);
+      if (this.hasDns(net)) {
+        // The endpoint is made; a resolv.conf we cannot rewrite costs name resolution, not the connect.
+        await this.useEmbeddedDns(net, ep, this.resolvConfPathOf(ep.containerId, opts.resolvConfPath)).catch(
+          (err) => console.error(`berth: resolv.conf of ${ep.containerId} on ${net.name}: ${messageOf(err)}`),
+        );
+      }
       return this.toEndpointSettings(net, ep);
     });
+  }
+
+  /** Where a container's resolv.conf is: as given, or the containers module's `<dataRoot>/containers/<id>/`. */
+  private resolvConfPathOf(containerId: string, given: string | null | undefined): string | undefined {
+    if (given === null) return undefined;
+    return given ?? join(this.dataRoot, 'containers', containerId, 'resolv.conf');
+  }
+
+  /** Gateways of the DNS-serving networks a container is on: the embedded servers its resolv.conf may name. */
+  private embeddedServersOf(containerId: string): Set<string> {
+    const out = new Set<string>();
+    for (const { net } of this.endpointsOfContainer(containerId)) if (this.hasDns(net)) out.add(net.gateway);
+    return out;
+  }
+
+  /**
+   * Docker's rewrite when a running container joins a user network: its resolv.conf (written at start with
+   * `--dns` or the host's resolvers) now names the network's embedded DNS, and the servers it named become
+   * that DNS's upstreams for the container's other names. A file that already names one of the container's
+   * embedded servers is left alone (that server answers for all its networks); a missing or empty one has
+   * not been written yet (a starting container) and gets its content from the start.
+   */
+  private async useEmbeddedDns(
+    net: NetworkRecord,
+    ep: EndpointRecord,
+    path: string | undefined,
+  ): Promise<void> {
+    if (!path) return;
+    const text = await readResolvConfFile(path);
+    if (!text?.trim()) return;
+    const { nameservers } = parseResolvConf(text);
+    const embedded = this.embeddedServersOf(ep.containerId);
+    if (nameservers.some((ns) => embedded.has(ns))) return;
+    if (ep.dns.length === 0) {
+      // Forward as the container resolved before; the host's current servers are the default anyway.
+      const previous = nameservers.filter((ns) => isIP(ns) === 4 && !isLocalResolver(ns));
+      const host = upstreamResolvers(readHostResolvConf());
+      if (previous.length > 0 && previous.join(' ') !== host.join(' ')) {
+        ep.dns = previous;
+        await this.save(net, ENDPOINTS);
+      }
+    }
+    await writeResolvConfInPlace(path, replaceNameservers(text, [net.gateway], { embedded: true }));
+  }
+
+  /**
+   * After a running container leaves a user network whose DNS its resolv.conf names: another of its
+   * embedded servers, else the upstreams that DNS forwarded to, so it keeps resolving.
+   */
+  private async leaveEmbeddedDns(
+    net: NetworkRecord,
+    ep: EndpointRecord,
+    path: string | undefined,
+  ): Promise<void> {
+    if (!path) return;
+    const text = await readResolvConfFile(path);
+    if (!text?.trim() || !parseResolvConf(text).nameservers.includes(net.gateway)) return;
+    const [other] = this.embeddedServersOf(ep.containerId);
+    const next = other
+      ? replaceNameservers(text, [other], { embedded: true })
+      : replaceNameservers(text, ep.dns.length > 0 ? ep.dns : upstreamResolvers(readHostResolvConf()));
+    await writeResolvConfInPlace(path, next);
   }
 
   private vethSpec(net: NetworkRecord, ep: EndpointRecord) {
@@ -927,7 +1000,11 @@ export class NetworkService {
   }
 
   /** Detaches a container from a network; 404 when it is not connected (unless `force`). */
-  disconnect(ref: string, containerId: string, opts: { force?: boolean } = {}): Promise<void> {
+  disconnect(
+    ref: string,
+    containerId: string,
+    opts: { force?: boolean; resolvConfPath?: string | null } = {},
+  ): Promise<void> {
     return this.exclusive(async () => {
       const net = this.find(ref);
       const ep = net.endpoints[containerId];
@@ -936,6 +1013,12 @@ export class NetworkService {
         throw notFound(`container ${containerId} is not connected to network ${net.name}`);
       }
       await this.disconnectNow(net, ep);
+      if (this.hasDns(net)) {
+        await this.leaveEmbeddedDns(net, ep, this.resolvConfPathOf(containerId, opts.resolvConfPath)).catch(
+          (err) =>
+            console.error(`berth: resolv.conf of ${containerId} leaving ${net.name}: ${messageOf(err)}`),
+        );
+      }
     });
   }
 

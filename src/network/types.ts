@@ -162,6 +162,11 @@ export interface ConnectOptions {
   publishAll?: boolean;
   /** `--dns` servers: the embedded DNS forwards this container's other names to them. */
   dns?: string[];
+  /**
+   * The container's resolv.conf, rewritten in place to name a user network's embedded DNS when the container
+   * already runs (see NetworkService.connect); default `<dataRoot>/containers/<id>/resolv.conf`, null: none.
+   */
+  resolvConfPath?: string | null;
 }
 
 export interface NetworkFilters {
