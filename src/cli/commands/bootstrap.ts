@@ -14,7 +14,8 @@ import {
 } from '../../images/index.js';
 import { tarDirectory } from '../../layers/index.js';
 import { ensureDaemon } from '../connect.js';
-import { CliError, commandGroup, showProgress, splitRepoTag } from './images.js';
+import { CliError, commandGroup } from './container-common.js';
+import { showProgress, splitRepoTag } from './images.js';
 
 export interface BootstrapOptions {
   /** Name the image differently from KIND:TAG. */

@@ -1,5 +1,6 @@
-// Shared plumbing of the container commands: docker's error printing and exit codes, usage errors (125),
-// multi-target loops, and the `container` management group that several command modules add verbs to.
+// Shared plumbing of the CLI commands: the one CliError, docker's error printing and exit codes, usage
+// errors (125), multi-target loops, and the management groups (`container`, `image`…) that several command
+// modules add verbs to.
 import type { Command } from 'commander';
 import { DaemonUnreachableError, EngineError } from '../../client/index.js';
 
@@ -98,11 +99,15 @@ function fullName(cmd: Command): string {
   return names.join(' ');
 }
 
+/** The `image`/`network`/… group, shared with other modules that add verbs to it (order of registration free). */
+export function commandGroup(program: Command, name: string, description: string): Command {
+  const existing = program.commands.find((c) => c.name() === name);
+  return existing ?? program.command(name).description(description);
+}
+
 /** The `container` management group, shared by every module adding `container <verb>` aliases. */
 export function containerGroup(program: Command): Command {
-  const existing = program.commands.find((c) => c.name() === 'container');
-  if (existing) return existing;
-  return program.command('container').description('Manage containers');
+  return commandGroup(program, 'container', 'Manage containers');
 }
 
 /** Commander's parsed integer option, with docker's message for a bad value (exit 125). */
@@ -114,11 +119,6 @@ export function intOption(value: string | undefined, flag: string): number | und
       125,
     );
   return Number(value);
-}
-
-/** Repeatable option collector. */
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** `--filter k=v` flags → the API's filters map. */

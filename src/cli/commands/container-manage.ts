@@ -5,11 +5,10 @@ import type { Command } from 'commander';
 import { type ContainerSummary, demux, type EngineClient, EngineError } from '../../client/index.js';
 import { ensureDaemon } from '../connect.js';
 import { containerRow, formatInspect, formatRows, humanSize, PS_FORMAT, tabwrite } from '../format/index.js';
-import { parseDurationNs } from '../opts/index.js';
+import { collect, parseDurationNs } from '../opts/index.js';
 import {
   action,
   CliError,
-  collect,
   dockerUsage,
   eachTarget,
   errorText,

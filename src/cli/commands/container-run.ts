@@ -15,9 +15,10 @@ import {
   addContainerOptions,
   buildCreateBody,
   type ContainerFlags,
+  collect,
   readKeyValueFile,
 } from '../opts/index.js';
-import { action, CliError, collect, dockerUsage, errorText } from './container-common.js';
+import { action, CliError, dockerUsage, errorText } from './container-common.js';
 
 interface RunFlags extends ContainerFlags {
   detach?: boolean;

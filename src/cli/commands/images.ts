@@ -1,5 +1,6 @@
 // `berth images`, `image ls/inspect/history/tag/rm/prune/save/load/import`, `rmi`, `commit`: Docker's image
-// commands over the Engine API. Also the small helpers the other resource commands here share.
+// commands over the Engine API. Also the small helpers the other resource commands here share (CliError and
+// the command groups are container-common's).
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -28,21 +29,7 @@ import {
   truncateId,
 } from '../format/index.js';
 import { collect } from '../opts/units.js';
-
-/** An error the CLI prints as `berth: <message>` with Docker's exit status 1 (not the usage status 125). */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
-/** The `image`/`network`/… group, shared with other modules that add verbs to it (order of registration free). */
-export function commandGroup(program: Command, name: string, description: string): Command {
-  const existing = program.commands.find((c) => c.name() === name);
-  return existing ?? program.command(name).description(description);
-}
+import { CliError, commandGroup } from './container-common.js';
 
 /** `--filter key=value` flags → the API's filters, with Docker's complaint about a malformed one. */
 export function parseFilters(values: string[] | undefined): Filters {

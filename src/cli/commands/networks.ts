@@ -4,15 +4,8 @@ import type { IPAMConfig, Network } from '../../client/index.js';
 import { ensureDaemon } from '../connect.js';
 import { formatRows, NETWORKS_FORMAT, networkRow } from '../format/index.js';
 import { collect } from '../opts/units.js';
-import {
-  CliError,
-  commandGroup,
-  confirm,
-  forEachArg,
-  inspectAll,
-  keyValues,
-  parseFilters,
-} from './images.js';
+import { CliError, commandGroup } from './container-common.js';
+import { confirm, forEachArg, inspectAll, keyValues, parseFilters } from './images.js';
 
 interface CreateOpts {
   driver: string;

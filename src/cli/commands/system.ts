@@ -21,7 +21,8 @@ import {
   volumeRow,
 } from '../format/index.js';
 import { collect, parseDurationNs } from '../opts/units.js';
-import { CliError, commandGroup, confirm, parseFilters, pruneImages } from './images.js';
+import { CliError, commandGroup } from './container-common.js';
+import { confirm, parseFilters, pruneImages } from './images.js';
 import { pruneNetworks } from './networks.js';
 import { pruneVolumes } from './volumes.js';
 

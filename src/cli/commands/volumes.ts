@@ -3,15 +3,8 @@ import type { Command } from 'commander';
 import { ensureDaemon } from '../connect.js';
 import { formatRows, humanSize, VOLUMES_FORMAT, volumeRow } from '../format/index.js';
 import { collect } from '../opts/units.js';
-import {
-  CliError,
-  commandGroup,
-  confirm,
-  forEachArg,
-  inspectAll,
-  keyValues,
-  parseFilters,
-} from './images.js';
+import { CliError, commandGroup } from './container-common.js';
+import { confirm, forEachArg, inspectAll, keyValues, parseFilters } from './images.js';
 import { naturalLess } from './networks.js';
 
 interface CreateOpts {
