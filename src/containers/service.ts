@@ -1146,6 +1146,9 @@ export class ContainerService {
         netnsPath: rec.SandboxKey,
         aliases: endpoint.Aliases ?? [],
         ipv4Address: endpoint.IPAMConfig?.IPv4Address,
+        ...(rec.HostConfig.Dns?.length ? { dns: rec.HostConfig.Dns } : {}),
+        // Joining a user network points the container's resolv.conf at that network's embedded DNS.
+        resolvConfPath: containerFiles(this.store.dir(rec.Id)).resolvConf,
       });
       rec.Networks[network] = settings as EndpointSettings;
     }
@@ -1158,7 +1161,10 @@ export class ContainerService {
       rec.Networks[network] || rec.NetworkAliases?.[network] || rec.HostConfig.NetworkMode === network;
     if (!known && !force) throw notFound(`container ${rec.Id} is not connected to network ${network}`);
     if (rec.State.Running && rec.Networks[network])
-      await this.deps.networks.disconnect(network, rec.Id, { force });
+      await this.deps.networks.disconnect(network, rec.Id, {
+        force,
+        resolvConfPath: containerFiles(this.store.dir(rec.Id)).resolvConf,
+      });
     delete rec.Networks[network];
     if (rec.NetworkAliases) delete rec.NetworkAliases[network];
     await this.store.save(rec);
