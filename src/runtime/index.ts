@@ -13,6 +13,7 @@ export {
 export type { OciMount, OciProcess, OciSpec } from './oci.js';
 export { type ContainerPaths, containerPaths } from './paths.js';
 export { mkdirInRoot, resolveInRoot } from './rootfs.js';
+export { type RunOnceOptions, runToCompletion } from './run-once.js';
 export {
   type AttachStreams,
   type CreateOptions,

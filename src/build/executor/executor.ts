@@ -5,12 +5,22 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerService } from '../../containers/index.js';
 import type { ContainerConfig, ImageService } from '../../images/index.js';
-import { containerPaths, readLogs, resolveInRoot } from '../../runtime/index.js';
-import { BerthError, badRequest, messageOf, notFound, run, sha256 } from '../../util/index.js';
+import {
+  containerPaths,
+  generateSpec,
+  mergeConfig,
+  OciRuntime,
+  type ResolvedMount,
+  readLogs,
+  resolveInRoot,
+  runToCompletion,
+} from '../../runtime/index.js';
+import { BerthError, badRequest, messageOf, notFound, randomId, run, sha256 } from '../../util/index.js';
 import { BuildCache, cacheKey } from '../cache/index.js';
 import { ContextPool, IgnoreMatcher, type ReceivedContext, readDockerignore } from '../context/index.js';
 import {
@@ -69,6 +79,11 @@ export interface BuildDeps {
   images: ImageService;
   containers: ContainerService;
   dataRoot: string;
+  /**
+   * The OCI runtime RUN steps without a bridge network run on directly (no conmon, no container record);
+   * default: runc with a state root under the data root's scratch directory.
+   */
+  runtime?: OciRuntime;
   pull?: (ref: string, opts: { platform?: string; progress: (message: object) => void }) => Promise<void>;
 }
 
@@ -105,6 +120,8 @@ interface StageResult {
   args: Map<string, string>;
 }
 
+const LOCAL_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+const hostHostname = () => hostname();
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const envMap = (env: string[] | undefined) =>
@@ -122,8 +139,13 @@ const setEnv = (env: string[] | undefined, key: string, value: string) => [
 export class Builder {
   private readonly cache: BuildCache;
   private readonly contexts: ContextPool;
+  private readonly deps: BuildDeps & { runtime: OciRuntime };
 
-  constructor(private readonly deps: BuildDeps) {
+  constructor(deps: BuildDeps) {
+    // The scratch directory is emptied when the daemon starts: no stale runtime state survives there.
+    const runtime =
+      deps.runtime ?? new OciRuntime({ stateRoot: join(deps.dataRoot, 'tmp', 'build-runtime') });
+    this.deps = { ...deps, runtime };
     this.cache = new BuildCache(deps.dataRoot);
     // Under the image store's scratch directory, which the daemon empties when it starts.
     this.contexts = new ContextPool(join(deps.dataRoot, 'tmp', 'build-contexts'));
@@ -249,7 +271,7 @@ class BuildRun {
   }
 
   constructor(
-    private readonly deps: BuildDeps,
+    private readonly deps: BuildDeps & { runtime: OciRuntime },
     private readonly cache: BuildCache,
     private readonly req: BuildRequest,
     private readonly out: BuildOutput,
@@ -937,6 +959,21 @@ class BuildRun {
       throw err;
     }
     const networkMode = network === 'default' ? 'bridge' : network;
+    // Without a bridge network to join, tmpfs, image volumes or a container to keep, the step runs on
+    // the OCI runtime directly: no conmon, no container record.
+    const direct =
+      (networkMode === 'none' || networkMode === 'host') &&
+      Object.keys(tmpfs).length === 0 &&
+      Object.keys(state.config.Volumes ?? {}).length === 0 &&
+      this.req.rm !== false;
+    if (direct) {
+      try {
+        return await this.runDirect(state, cmd, env, networkMode, binds, cleanupMounts);
+      } catch (err) {
+        await cleanupMounts();
+        throw err;
+      }
+    }
     let id: string | undefined;
     try {
       const created = await c.create({
@@ -989,6 +1026,103 @@ class BuildRun {
         await c.remove(id, { force: true, volumes: true }).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Runs a RUN step with `runc run` in the foreground (output through pipes) on an overlay of the
+   * image; the overlay's upper directory is the step's layer. Mounts are released by the caller on a
+   * throw, by the returned clean-up otherwise.
+   */
+  private async runDirect(
+    state: StageResult,
+    cmd: string[],
+    env: string[],
+    networkMode: 'none' | 'host',
+    binds: string[],
+    cleanupMounts: () => Promise<void>,
+  ): Promise<{ layer: { upperDir: string }; cleanup: () => Promise<void> }> {
+    const images = this.deps.images;
+    const id = randomId();
+    const base = images.tempDir();
+    const rootfs = join(base, 'merged');
+    const upper = join(base, 'upper');
+    const etc = join(base, 'etc');
+    let mounted = false;
+    const release = async () => {
+      if (mounted) await images.layers.unmount(rootfs).catch(() => {});
+      await rm(base, { recursive: true, force: true }).catch(() => {});
+    };
+    try {
+      await mkdir(etc, { recursive: true });
+      await images.mountImage(state.imageId!, upper, join(base, 'work'), rootfs);
+      mounted = true;
+      state.log(` ---> Running in ${short(id)}\n`);
+      const hostNet = networkMode === 'host';
+      const hostname = hostNet ? hostHostname() : id.slice(0, 12);
+      const files = {
+        hosts: join(etc, 'hosts'),
+        resolvConf: join(etc, 'resolv.conf'),
+        hostname: join(etc, 'hostname'),
+      };
+      await Promise.all([
+        writeFile(files.hostname, `${hostname}\n`),
+        writeFile(
+          files.hosts,
+          hostNet ? await readFile('/etc/hosts', 'utf8').catch(() => LOCAL_HOSTS) : `${LOCAL_HOSTS}`,
+        ),
+        writeFile(files.resolvConf, await readFile('/etc/resolv.conf', 'utf8').catch(() => '')),
+      ]);
+      const config = mergeConfig(
+        state.config as Parameters<typeof mergeConfig>[0],
+        {
+          Cmd: cmd,
+          Entrypoint: [],
+          Env: env,
+          WorkingDir: state.config.WorkingDir ?? '',
+          User: state.config.User ?? '',
+          Hostname: hostname,
+        } as Parameters<typeof mergeConfig>[1],
+      );
+      const mounts: ResolvedMount[] = binds.map((b) => {
+        const [source, destination, mode] = b.split(':') as [string, string, string | undefined];
+        return { type: 'bind', source, destination, options: ['rbind', ...(mode === 'ro' ? ['ro'] : [])] };
+      });
+      const spec = generateSpec({
+        id,
+        rootfs,
+        config,
+        mounts,
+        etc: files,
+        ...(hostNet ? { netns: 'host' } : {}),
+      });
+      const code = await runToCompletion(this.deps.runtime, {
+        id,
+        bundle: base,
+        spec,
+        onOutput: (text) => state.log(text),
+        ...(this.req.signal ? { signal: this.req.signal } : {}),
+      });
+      if (code !== 0) {
+        throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, code);
+      }
+      scrubMountPoints(
+        upper,
+        binds.map((b) => b.split(':')[1]!),
+      );
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    return {
+      layer: { upperDir: upper },
+      cleanup: async () => {
+        this.defer(async () => {
+          await cleanupMounts();
+          await release();
+        });
+        state.log(` ---> Removed intermediate container ${short(id)}\n`);
+      },
+    };
   }
 
   private cacheMountDir(id: string): string {
