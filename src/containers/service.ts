@@ -626,6 +626,7 @@ export class ContainerService {
         containerName: rec.Name,
         netnsPath: netns,
         aliases: rec.NetworkAliases?.[network] ?? [],
+        ...(Array.isArray(rec.HostConfig.Links) ? { links: rec.HostConfig.Links as string[] } : {}),
         ipv4Address: requested[network],
         portBindings:
           i === 0

@@ -666,9 +666,15 @@ export class NetworkService {
   }
 
   private lookupName(netId: string, name: string, clientIp: string): string[] | undefined {
+    const clientId = this.endpointByIp(netId, clientIp)?.containerId;
     for (const net of this.scopeFor(netId, clientIp)) {
       const suffix = `.${net.name.toLowerCase()}`;
       const bare = name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+      // A link alias is seen by the linking container only, and wins over other names.
+      const client = clientId ? net.endpoints[clientId] : undefined;
+      const linked = client?.links?.find((l) => l.alias.toLowerCase() === bare);
+      const target = linked && Object.values(net.endpoints).find((e) => e.containerName === linked.name);
+      if (target) return [target.ipv4];
       const ips: string[] = [];
       for (const ep of Object.values(net.endpoints)) {
         const names = [ep.containerName, ...ep.aliases, shortId(ep.containerId)].map((x) => x.toLowerCase());
@@ -812,6 +818,7 @@ export class NetworkService {
         if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(a))
           throw badRequest(`invalid alias ${JSON.stringify(a)}`);
       }
+      const links = (opts.links ?? []).map(parseLink);
       for (const d of opts.dns ?? []) {
         if (typeof d !== 'string' || isIP(d) === 0)
           throw badRequest(`invalid DNS server address ${JSON.stringify(d)}`);
@@ -844,6 +851,7 @@ export class NetworkService {
         ipv4,
         mac,
         aliases,
+        ...(links.length ? { links } : {}),
         ports,
         dns,
         defaultRoute: !net.internal && !others.some((o) => o.ep.defaultRoute),
@@ -1060,7 +1068,7 @@ export class NetworkService {
     const isUser = !net.predefined;
     return {
       IPAMConfig: null,
-      Links: null,
+      Links: isUser && ep.links?.length ? ep.links.map((l) => `${l.name}:${l.alias}`) : null,
       Aliases: isUser ? [...ep.aliases, shortId(ep.containerId)] : null,
       MacAddress: ep.mac,
       DriverOpts: null,
@@ -1276,4 +1284,15 @@ function matches(n: NetworkRecord, f: Record<string, string[]>): boolean {
   }
   if (f.until && !f.until.every((u) => Date.parse(n.created) < parseUntil(u))) return false;
   return true;
+}
+
+/** `db`, `db:store` or Docker's stored form `/db:/web/store` → the container name and the alias. */
+function parseLink(spec: unknown): { name: string; alias: string } {
+  if (typeof spec !== 'string') throw badRequest(`invalid link ${JSON.stringify(spec)}`);
+  const [rawName = '', rawAlias] = spec.split(':');
+  const name = rawName.replace(/^\//, '');
+  const alias = rawAlias === undefined ? name : (rawAlias.split('/').pop() ?? '');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(alias))
+    throw badRequest(`invalid link ${JSON.stringify(spec)}: expected container[:alias]`);
+  return { name, alias };
 }

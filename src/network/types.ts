@@ -104,6 +104,8 @@ export interface EndpointRecord {
   ipv4: string;
   mac: string;
   aliases: string[];
+  /** Links on a user network (`--link db:store`): `alias` resolves to `name`, for this container only. */
+  links?: { name: string; alias: string }[];
   ports: PublishedPort[];
   /** Upstream resolvers for this container's forwarded queries (`--dns`); host's when empty. */
   dns: string[];
@@ -153,6 +155,8 @@ export interface ConnectOptions {
   /** Path of the container's network namespace (`/proc/<pid>/ns/net` or `/run/netns/<name>`). */
   netnsPath: string;
   aliases?: string[];
+  /** `HostConfig.Links` / the endpoint's `Links`: `container[:alias]` (Docker's `/db:/web/store` too). */
+  links?: string[];
   ipv4Address?: string;
   macAddress?: string;
   /** `HostConfig.PortBindings` (as from `parsePortSpecs`); HostPort '' means ephemeral. */

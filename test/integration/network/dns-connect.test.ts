@@ -143,3 +143,55 @@ test('network connect of a running container: peers resolve by name, external na
     await d.stop();
   }
 });
+
+test('--link on a user network: the alias resolves for the linking container only', { skip }, async () => {
+  const d: TestDaemon = await daemonWithBusybox();
+  const docker = (...args: string[]): Promise<Result> => runTool(DOCKER, args, d.env);
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await docker(...args);
+    assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  try {
+    await ok('network', 'create', 'linknet');
+    await ok('run', '-d', '--name', 'db', '--network', 'linknet', 'busybox', 'sleep', '600');
+    await ok(
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--network',
+      'linknet',
+      '--link',
+      'db:store',
+      'busybox',
+      'sleep',
+      '600',
+    );
+    await ok('run', '-d', '--name', 'other', '--network', 'linknet', 'busybox', 'sleep', '600');
+    const dbIp = (await ok('inspect', '-f', '{{.NetworkSettings.Networks.linknet.IPAddress}}', 'db')).trim();
+    const viaLink = await docker('exec', 'web', 'nslookup', 'store');
+    assert.equal(viaLink.status, 0, viaLink.stdout + viaLink.stderr);
+    assert.ok(viaLink.stdout.includes(dbIp), `store is db (${dbIp}): ${viaLink.stdout}`);
+    const elsewhere = await docker('exec', 'other', 'nslookup', 'store');
+    assert.notEqual(elsewhere.status, 0, `only web has the link: ${elsewhere.stdout}`);
+    assert.match(
+      await ok('inspect', '-f', '{{json .NetworkSettings.Networks.linknet.Links}}', 'web'),
+      /"db:store"/,
+    );
+    // A malformed link is refused, naming it.
+    const bad = await docker(
+      'run',
+      '--rm',
+      '--network',
+      'linknet',
+      '--link',
+      'db:st/../x:y',
+      'busybox',
+      'true',
+    );
+    assert.notEqual(bad.status, 0);
+  } finally {
+    await d.stop();
+  }
+});
