@@ -6,37 +6,21 @@ import type {
   HostConfig,
   Mount,
 } from '../../client/index.js';
-import { badRequest } from '../../util/index.js';
+import { badRequest, tryParseGoDuration } from '../../util/index.js';
 import { serviceHash } from '../loader/graph.js';
 import { imageName } from '../loader/output.js';
 import { shellSplit } from '../loader/shellwords.js';
 import type { Project, ServiceConfig, ServiceNetwork } from '../loader/types.js';
 import { COMPOSE_VERSION, LABEL } from './labels.js';
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
 /** A Go-style duration ("1m30s", "500ms", "10") → nanoseconds; a bare number is seconds, as compose reads it. */
 export function durationNs(value: string | number, where: string): number {
   if (typeof value === 'number') return Math.round(value * 1e9);
   const s = value.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1e9);
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
-    pos = re.lastIndex;
-  }
-  if (pos !== s.length || s === '') throw badRequest(`${where}: invalid duration ${JSON.stringify(value)}`);
-  return Math.round(total);
+  const ns = tryParseGoDuration(s);
+  if (ns === undefined) throw badRequest(`${where}: invalid duration ${JSON.stringify(value)}`);
+  return ns;
 }
 
 /** "512m", "1g", "1024" → bytes (binary units, as docker reads them). */
