@@ -9,6 +9,7 @@ import {
   chmodSync,
   closeSync,
   constants,
+  copyFileSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -286,14 +287,24 @@ async function syncTar(
           st.ino === old.ino &&
           st.size === old.size &&
           st.mtimeMs === old.mtimeMs &&
-          st.ctimeMs === old.ctimeMs;
+          // A COPY that hard-links the file into a layer changes its ctime (and nothing else).
+          (st.ctimeMs === old.ctimeMs || st.nlink > 1);
         let kept: Stats | undefined;
         if (same) {
           if (tmp) {
             closeSync(tmp.fd);
             rmSync(tmp.path, { force: true });
           }
-          if (!setMeta(path, st!, mode, uid, gid, mtime)) kept = st;
+          let cur = st!;
+          if (cur.nlink > 1 && metaDiffers(cur, mode, uid, gid, mtime)) {
+            // Other links to this inode may be files of build layers (COPY hard-links kept files):
+            // new metadata goes on a copy, never on the shared inode.
+            const p = `${dest}/.berth-ctx-${randomBytes(6).toString('hex')}`;
+            copyFileSync(path, p);
+            renameSync(p, path);
+            cur = lstatSync(path);
+          }
+          if (!setMeta(path, cur, mode, uid, gid, mtime)) kept = cur;
         } else {
           clear(rel, st, false);
           if (tmp) {
@@ -395,6 +406,16 @@ function removeUnseen(dest: string, rel: string, seen: Map<string, EntryKind>): 
     if (kind === undefined) rmSync(`${dest}/${r}`, { recursive: true, force: true });
     else if (kind === 'dir' && d.isDirectory()) removeUnseen(dest, r, seen);
   }
+}
+
+/** Whether a file's mode, owner or mtime differ from the tar's (what setMeta would change). */
+function metaDiffers(st: Stats, mode: number, uid: number, gid: number, mtime: Date): boolean {
+  return (
+    (st.mode & 0o7777) !== mode ||
+    st.uid !== uid ||
+    st.gid !== gid ||
+    Math.abs(st.mtimeMs - mtime.getTime()) >= 1
+  );
 }
 
 function writeAll(fd: number, buf: Buffer): void {

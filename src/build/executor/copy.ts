@@ -8,6 +8,7 @@ import {
   createReadStream,
   existsSync,
   lchownSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -324,7 +325,15 @@ export interface WriteOptions {
   owner?: { uid: number; gid: number };
   keepOwner: boolean;
   chmod?: ChmodSpec;
+  /**
+   * Hard-link regular files whose mode, owner and times already are what the layer needs instead of
+   * copying them (a file creation costs far more than a link). Only for sources nothing modifies in
+   * place afterwards: the kept build context, which replaces a changed file by a new inode.
+   */
+  link?: boolean;
 }
+
+const exists = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 
 /** Creates the parents of `dest` in the layer, copying mode and owner of those the image already has. */
 function ensureParents(opts: WriteOptions, dest: string): void {
@@ -388,14 +397,24 @@ export async function writeCopy(plan: CopyPlan, opts: WriteOptions): Promise<voi
       utimesSync(target, op.stats.atime, op.stats.mtime);
     } else if (op.kind === 'file') {
       ensureParents(opts, op.dest);
-      await rm(target, { recursive: true, force: true });
+      // The layer directory starts empty: only an earlier op of this COPY can have put something here.
+      if (exists(target)) await rm(target, { recursive: true, force: true });
+      const mode = modeOf(op.stats);
+      if (opts.link && mode === (op.stats.mode & 0o7777) && op.stats.uid === uid && op.stats.gid === gid) {
+        try {
+          linkSync(op.host, target);
+          continue;
+        } catch {
+          // Another filesystem (or a link limit): copied below.
+        }
+      }
       copyFileSync(op.host, target);
-      chmodSync(target, modeOf(op.stats));
+      chmodSync(target, mode);
       lchownSync(target, uid, gid);
       utimesSync(target, op.stats.atime, op.stats.mtime);
     } else if (op.kind === 'symlink') {
       ensureParents(opts, op.dest);
-      await rm(target, { recursive: true, force: true });
+      if (exists(target)) await rm(target, { recursive: true, force: true });
       symlinkSync(readlinkSync(op.host), target);
       lchownSync(target, uid, gid);
     } else {

@@ -279,7 +279,24 @@ class BuildRun {
     private readonly graph: StageGraph,
     private readonly ignore: IgnoreMatcher,
     private readonly total: number,
-  ) {}
+  ) {
+    this.linkContext = !df.stages.some((st) =>
+      st.instructions.some(
+        (i) =>
+          i.kind === 'RUN' && i.mounts.some((m) => m.type === 'bind' && m.from === undefined && !m.readonly),
+      ),
+    );
+  }
+
+  /**
+   * COPY hard-links files of the kept context into layers (see WriteOptions.link) unless a RUN may write
+   * to the context through a writable bind mount, which would change those layers' files in place.
+   */
+  /**
+   * COPY hard-links files of the kept context into layers (see WriteOptions.link) unless a RUN may write
+   * to the context through a writable bind mount, which would change those layers' files in place.
+   */
+  private linkContext: boolean;
 
   private print(text: string): void {
     if (!this.req.quiet) this.out.stream(text);
@@ -790,6 +807,7 @@ class BuildRun {
             keepOwner,
             ...(owner ? { owner } : {}),
             ...(ins.chmod ? { chmod: ins.chmod } : {}),
+            link: this.linkContext && srcRoot === this.req.contextDir,
           });
         return {
           // Made here: the store takes the directory as it is (ADD may unpack archives with xattrs).
@@ -940,7 +958,10 @@ class BuildRun {
             binds.push(`${host}:${target}${m.readonly ? ':ro' : ''}`);
           } else {
             // A writable bind of the context may change it: the daemon must not reuse that directory.
-            if (!m.readonly) this.req.context?.taint();
+            if (!m.readonly) {
+              this.req.context?.taint();
+              this.linkContext = false;
+            }
             const where = { file: this.df.filename, line };
             const host = bindMountSource(this.req.contextDir, src, where, 'build context');
             binds.push(`${host}:${target}${m.readonly ? ':ro' : ''}`);

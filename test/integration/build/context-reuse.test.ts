@@ -83,6 +83,15 @@ test('rebuilds COPY exactly the new context; an unchanged one is all cache hits'
   assert.match(out, /\.\/d\.txt/);
   assert.doesNotMatch(out, /sub/);
   assert.match(out, /two\n755 b\.sh/);
+  // COPY hard-links kept context files into its layer: the context's changes (content, and mode on a
+  // file whose content stayed) must not reach the first image's layer.
+  const old = await runTool(
+    DOCKER,
+    ['run', '--rm', '--network', 'none', first.id, 'sh', '-c', 'cd /ctx && cat a.txt && stat -c "%a" b.sh'],
+    env(),
+  );
+  assert.equal(old.status, 0, old.stderr);
+  assert.equal(old.stdout, 'one\n644\n');
 
   const third = await build(ctx);
   assert.equal(third.id, second.id);
