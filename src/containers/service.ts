@@ -96,8 +96,13 @@ export class ContainerService {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** Containers whose exit was handled: runtime state, network and mounts are released already. */
   private readonly released = new Set<string>();
-  /** Background clean-ups of exited AutoRemove containers (daemon shutdown waits for them). */
+  /** Background clean-ups of exited containers (daemon shutdown waits for them). */
   private readonly reaping = new Set<Promise<void>>();
+  /**
+   * Per container, the release (runtime state, network, mounts) of its last exit while it goes on in
+   * the background: start, remove, withRootfs await it before touching that state again.
+   */
+  private readonly cleanups = new Map<string, Promise<void>>();
   /** Restarts decided while init() runs, scheduled once the network state is reconciled. */
   private deferredRestarts: (() => void)[] | undefined;
   /** Serialises lifecycle operations per container (start vs stop vs remove races). */
@@ -431,6 +436,7 @@ export class ContainerService {
 
   /** Runs `fn` with the container's root filesystem mounted (for cp, export and diff of stopped containers). */
   async withRootfs<T>(rec: ContainerRecord, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    await this.cleanedUp(rec.Id);
     const wasMounted = await isMountPoint(containerPaths(this.store.dir(rec.Id)).rootfs);
     await this.mountRootfs(rec);
     try {
@@ -466,6 +472,7 @@ export class ContainerService {
       clearTimeout(timer);
       this.restartTimers.delete(rec.Id);
     }
+    await this.cleanedUp(rec.Id);
     const dir = this.store.dir(rec.Id);
     const paths = containerPaths(dir);
     const files = containerFiles(dir);
@@ -771,6 +778,7 @@ export class ContainerService {
     trace.mark('detect', finishedAt.getTime());
     this.health.get(rec.Id)?.stop();
     this.health.delete(rec.Id);
+    const cleanupTrace = phaseTrace(rec.Id, 'exit-cleanup');
     // The runtime state, the network and the mounts are independent: release them side by side.
     const release = Promise.all([
       this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {}),
@@ -781,13 +789,17 @@ export class ContainerService {
         .catch(() => {}),
     ]).then(() => {
       this.released.add(rec.Id);
+      cleanupTrace.done('release');
     });
+    this.trackCleanup(rec.Id, release);
     if (rec.HostConfig.AutoRemove && !recovering) {
       await this.autoRemove(rec, exitCode, finishedAt, oomKilled, release, trace);
       return;
     }
-    await release;
-    trace.mark('cleanup');
+    // The exit is recorded and answered now, as dockerd answers a stop once the container no longer
+    // runs; the release goes on in the background (a start, remove or shutdown awaits it first).
+    // Recovery waits for it: the network service reconciles right after.
+    if (recovering) await release;
     const ranFor =
       Date.parse(rec.State.StartedAt) > 0 ? finishedAt.getTime() - Date.parse(rec.State.StartedAt) : 0;
     rec.State = {
@@ -889,6 +901,22 @@ export class ContainerService {
     })();
     this.reaping.add(reap);
     reap.finally(() => this.reaping.delete(reap));
+  }
+
+  /** Registers a container's background release: awaited per container and at shutdown. */
+  private trackCleanup(id: string, release: Promise<void>): void {
+    const tracked: Promise<void> = release.finally(() => {
+      if (this.cleanups.get(id) === tracked) this.cleanups.delete(id);
+      this.reaping.delete(tracked);
+    });
+    this.cleanups.set(id, tracked);
+    this.reaping.add(tracked);
+  }
+
+  /** Resolves once the release of the container's last exit (if still going on) has finished. */
+  private async cleanedUp(id: string): Promise<void> {
+    const pending = this.cleanups.get(id);
+    if (pending) await pending;
   }
 
   private scheduleRestart(rec: ContainerRecord, delayMs: number): void {
@@ -1074,6 +1102,7 @@ export class ContainerService {
     this.health.get(rec.Id)?.stop();
     this.health.delete(rec.Id);
     this.exitWatches.get(rec.Id)?.abort();
+    await this.cleanedUp(rec.Id);
     // After a recorded exit the runtime state and network are already gone (two tool runs saved).
     if (!this.released.has(rec.Id)) {
       await this.deps.runtime.delete(rec.Id, { force: true }).catch(() => {});

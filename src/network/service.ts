@@ -136,6 +136,13 @@ export class NetworkService {
   private readonly dns = new Map<string, EmbeddedDns>();
   private readonly reservations = new Map<string, PortReservation[]>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Per-container queues: one container's sandbox, connects and release never interleave. */
+  private readonly containerQueues = new Map<string, Promise<unknown>>();
+  /** Container releases under way: a network removal waits for them (its endpoints are going). */
+  private readonly releasing = new Map<string, Promise<void>>();
+  /** The rule rewrite running now, and the one queued behind it that later changes join. */
+  private rulesRunning: Promise<void> | undefined;
+  private rulesQueued: Promise<void> | undefined;
   /** Bridges made (or checked) by this process: a connect then only looks at sysfs. */
   private readonly materialized = new Set<string>();
   /** The rule set last written: an unchanged one (a container without published ports) is not rewritten. */
@@ -166,10 +173,27 @@ export class NetworkService {
     return join(this.runDir, 'netns');
   }
 
-  /** Serialises every change: one writer of records, links and rules at a time. */
+  /**
+   * Serialises changes of the in-memory records (and their saves): one writer at a time. Container
+   * operations hold it only for the bookkeeping (address and port allocation, records); their slow
+   * external steps (`ip netns add`, veth batches, iptables-restore) run outside it.
+   */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Serialises the operations of one container (taken before `exclusive`, never inside it). */
+  private perContainer<T>(containerId: unknown, fn: () => Promise<T>): Promise<T> {
+    const key = String(containerId);
+    const prev = this.containerQueues.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.containerQueues.set(key, tail);
+    tail.then(() => {
+      if (this.containerQueues.get(key) === tail) this.containerQueues.delete(key);
+    });
     return next;
   }
 
@@ -498,11 +522,17 @@ export class NetworkService {
     return this.toInspect(this.find(ref));
   }
 
-  remove(ref: string): Promise<void> {
+  async remove(ref: string): Promise<void> {
+    await this.releasesDone();
     return this.exclusive(async () => {
       const net = this.find(ref);
       await this.removeNow(net);
     });
+  }
+
+  /** Containers that just exited release their endpoints in the background: a removal waits for them. */
+  private async releasesDone(): Promise<void> {
+    await Promise.allSettled([...this.releasing.values()]);
   }
 
   private async removeNow(net: NetworkRecord): Promise<void> {
@@ -519,7 +549,8 @@ export class NetworkService {
   }
 
   /** Removes user networks without endpoints (`label` / `label!` filters as Docker's prune). */
-  prune(filters: FilterInput = {}): Promise<{ NetworksDeleted: string[] }> {
+  async prune(filters: FilterInput = {}): Promise<{ NetworksDeleted: string[] }> {
+    await this.releasesDone();
     return this.exclusive(async () => {
       const f = normalizeFilters(filters);
       for (const key of Object.keys(f)) {
@@ -606,7 +637,32 @@ export class NetworkService {
     await server?.stop();
   }
 
-  private async syncRules(): Promise<void> {
+  /**
+   * Rewrites our chains from the records. Concurrent changes coalesce: while a rewrite runs, the
+   * callers that come meanwhile share the one queued behind it, which renders the records as they are
+   * when it starts (so it includes every change made before). Rewrites never overlap, so the last one
+   * written is always the newest state.
+   */
+  private syncRules(): Promise<void> {
+    if (this.rulesQueued) return this.rulesQueued;
+    const after = this.rulesRunning ?? Promise.resolve();
+    const next: Promise<void> = after
+      .catch(() => {})
+      .then(() => {
+        this.rulesQueued = undefined;
+        this.rulesRunning = next;
+        return this.applyRulesNow();
+      });
+    this.rulesQueued = next;
+    next
+      .catch(() => {})
+      .then(() => {
+        if (this.rulesRunning === next) this.rulesRunning = undefined;
+      });
+    return next;
+  }
+
+  private async applyRulesNow(): Promise<void> {
     const bridges: BridgeRules[] = [];
     for (const n of this.networks.values()) {
       if (n.driver !== 'bridge') continue;
@@ -701,17 +757,21 @@ export class NetworkService {
    * `path` and passed to `connect`. Idempotent.
    */
   createSandbox(containerId: string, opts: { loopback?: boolean } = {}): Promise<string> {
-    return this.exclusive(async () => {
-      checkContainerId(containerId);
-      await mkdir(this.sandboxDir, { recursive: true });
-      await writeFile(join(this.sandboxDir, containerId), '');
-      try {
-        return await addNamedNetns(this.netnsName(containerId), opts);
-      } catch (err) {
-        await rm(join(this.sandboxDir, containerId), { force: true });
-        throw err;
-      }
-    });
+    // The first namespace ever makes /run/netns a shared mount: that set-up is not for two at once.
+    const make = () => this.createSandboxNow(containerId, opts);
+    return this.perContainer(containerId, () => (existsSync('/run/netns') ? make() : this.exclusive(make)));
+  }
+
+  private async createSandboxNow(containerId: string, opts: { loopback?: boolean }): Promise<string> {
+    checkContainerId(containerId);
+    await mkdir(this.sandboxDir, { recursive: true });
+    await writeFile(join(this.sandboxDir, containerId), '');
+    try {
+      return await addNamedNetns(this.netnsName(containerId), opts);
+    } catch (err) {
+      await rm(join(this.sandboxDir, containerId), { force: true });
+      throw err;
+    }
   }
 
   /**
@@ -753,29 +813,47 @@ export class NetworkService {
    * rules, then its host veths and its sandbox in one `ip` process. Idempotent.
    */
   releaseContainer(containerId: string): Promise<void> {
-    return this.exclusive(async () => {
+    const done = this.perContainer(containerId, async () => {
       checkContainerId(containerId);
+      // Only this container's own (queued) operations change its endpoints: the list stays right.
       const eps = this.endpointsOfContainer(containerId);
-      for (const { net, ep } of eps) {
-        delete net.endpoints[ep.containerId];
-        this.dropReservations(ep.endpointId);
-      }
       try {
-        for (const net of new Set(eps.map((x) => x.net))) await this.save(net, ENDPOINTS);
-        if (eps.length > 0) await this.syncRules();
-      } finally {
+        // Links first, outside the lock: the addresses and ports stay allocated until no interface
+        // holds them, so a new container never gets an address still answering in a dying namespace.
         await deleteLinksAndNetns(
           eps.map((x) => x.ep.hostVeth),
           [this.netnsName(containerId)],
         );
         await rm(join(this.sandboxDir, containerId), { force: true });
+      } finally {
+        const changed = await this.exclusive(async () => {
+          const nets = new Set<NetworkRecord>();
+          for (const { net, ep } of eps) {
+            if (net.endpoints[containerId] !== ep) continue;
+            delete net.endpoints[containerId];
+            this.dropReservations(ep.endpointId);
+            nets.add(net);
+          }
+          for (const net of nets) await this.save(net, ENDPOINTS);
+          return nets.size > 0;
+        });
+        if (changed) await this.syncRules();
       }
     });
+    const tracked = done.then(
+      () => {},
+      () => {},
+    );
+    this.releasing.set(String(containerId), tracked);
+    tracked.then(() => {
+      if (this.releasing.get(String(containerId)) === tracked) this.releasing.delete(String(containerId));
+    });
+    return done;
   }
 
   /** Deletes a container's sandbox namespace (after `disconnectAll`); idempotent. */
   destroySandbox(containerId: string): Promise<void> {
-    return this.exclusive(() => this.destroySandboxNow(containerId));
+    return this.perContainer(containerId, () => this.destroySandboxNow(containerId));
   }
 
   private async destroySandboxNow(containerId: string): Promise<void> {
@@ -800,89 +878,103 @@ export class NetworkService {
    * already connected container returns its existing settings. Nothing is left half-made on error.
    */
   connect(ref: string, opts: ConnectOptions): Promise<EndpointSettings> {
-    return this.exclusive(async () => {
-      const net = this.find(ref);
-      if (net.driver !== 'bridge') {
-        throw badRequest(
-          `container cannot be disconnected from host network or connected to ${net.name} network`,
-        );
-      }
-      checkContainerId(opts?.containerId);
-      const containerName = (opts.containerName ?? '').replace(/^\//, '');
-      if (!containerName) throw badRequest('containerName is required');
-      if (typeof opts.netnsPath !== 'string' || !existsSync(opts.netnsPath)) {
-        throw badRequest(`network namespace ${JSON.stringify(opts.netnsPath)} does not exist`);
-      }
-      const aliases = (opts.aliases ?? []).filter((a) => a !== '');
-      for (const a of aliases) {
-        if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(a))
-          throw badRequest(`invalid alias ${JSON.stringify(a)}`);
-      }
-      const links = (opts.links ?? []).map(parseLink);
-      for (const d of opts.dns ?? []) {
-        if (typeof d !== 'string' || isIP(d) === 0)
-          throw badRequest(`invalid DNS server address ${JSON.stringify(d)}`);
-      }
-      // The embedded DNS forwards over IPv4 only; IPv6 `--dns` servers are kept out of its upstreams.
-      const dns = (opts.dns ?? []).filter((d) => isIP(d) === 4);
+    return this.perContainer(opts?.containerId, () => this.connectNow(ref, opts));
+  }
 
-      const existing = net.endpoints[opts.containerId];
-      if (existing) {
-        if (existing.netnsPath === opts.netnsPath && (await linkExists(existing.hostVeth))) {
-          return this.toEndpointSettings(net, existing);
+  private async connectNow(ref: string, opts: ConnectOptions): Promise<EndpointSettings> {
+    // Under the lock: checks, the address, the host ports and the record entry that holds them.
+    const prepared = await this.exclusive(
+      async (): Promise<{ done: EndpointSettings } | { net: NetworkRecord; ep: EndpointRecord }> => {
+        const net = this.find(ref);
+        if (net.driver !== 'bridge') {
+          throw badRequest(
+            `container cannot be disconnected from host network or connected to ${net.name} network`,
+          );
         }
-        await this.disconnectNow(net, existing); // stale (old namespace): replace it
-      }
+        checkContainerId(opts?.containerId);
+        const containerName = (opts.containerName ?? '').replace(/^\//, '');
+        if (!containerName) throw badRequest('containerName is required');
+        if (typeof opts.netnsPath !== 'string' || !existsSync(opts.netnsPath)) {
+          throw badRequest(`network namespace ${JSON.stringify(opts.netnsPath)} does not exist`);
+        }
+        const aliases = (opts.aliases ?? []).filter((a) => a !== '');
+        for (const a of aliases) {
+          if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(a))
+            throw badRequest(`invalid alias ${JSON.stringify(a)}`);
+        }
+        const links = (opts.links ?? []).map(parseLink);
+        for (const d of opts.dns ?? []) {
+          if (typeof d !== 'string' || isIP(d) === 0)
+            throw badRequest(`invalid DNS server address ${JSON.stringify(d)}`);
+        }
+        // The embedded DNS forwards over IPv4 only; IPv6 `--dns` servers are kept out of its upstreams.
+        const dns = (opts.dns ?? []).filter((d) => isIP(d) === 4);
 
-      const ipv4 = this.allocateIp(net, opts.ipv4Address);
-      const mac = opts.macAddress ? checkMac(opts.macAddress) : macFor(ipv4);
-      const inUse = this.allPorts();
-      const wanted = net.internal ? [] : wantedPorts(opts.portBindings, opts.exposedPorts, opts.publishAll);
-      const { ports, reservations } = await reservePorts(wanted, inUse);
-      const endpointId = randomId();
-      const others = this.endpointsOfContainer(opts.containerId);
-      const ep: EndpointRecord = {
-        endpointId,
-        containerId: opts.containerId,
-        containerName,
-        ifName: nextIfName(others.map((o) => o.ep.ifName)),
-        hostVeth: `vb${endpointId.slice(0, 11)}`,
-        netnsPath: opts.netnsPath,
-        ipv4,
-        mac,
-        aliases,
-        ...(links.length ? { links } : {}),
-        ports,
-        dns,
-        defaultRoute: !net.internal && !others.some((o) => o.ep.defaultRoute),
-      };
-      let plumbed = false;
-      try {
+        const existing = net.endpoints[opts.containerId];
+        if (existing) {
+          if (existing.netnsPath === opts.netnsPath && linkPresent(existing.hostVeth)) {
+            return { done: this.toEndpointSettings(net, existing) };
+          }
+          await this.disconnectNow(net, existing); // stale (old namespace): replace it
+        }
+
+        const ipv4 = this.allocateIp(net, opts.ipv4Address);
+        const mac = opts.macAddress ? checkMac(opts.macAddress) : macFor(ipv4);
         await this.materialize(net);
-        await createVeth(this.vethSpec(net, ep));
-        plumbed = true;
+        const inUse = this.allPorts();
+        const wanted = net.internal ? [] : wantedPorts(opts.portBindings, opts.exposedPorts, opts.publishAll);
+        const { ports, reservations } = await reservePorts(wanted, inUse);
+        const endpointId = randomId();
+        const others = this.endpointsOfContainer(opts.containerId);
+        const ep: EndpointRecord = {
+          endpointId,
+          containerId: opts.containerId,
+          containerName,
+          ifName: nextIfName(others.map((o) => o.ep.ifName)),
+          hostVeth: `vb${endpointId.slice(0, 11)}`,
+          netnsPath: opts.netnsPath,
+          ipv4,
+          mac,
+          aliases,
+          ...(links.length ? { links } : {}),
+          ports,
+          dns,
+          defaultRoute: !net.internal && !others.some((o) => o.ep.defaultRoute),
+        };
+        // In the records now (unsaved): the address and ports are taken, the network cannot be removed.
         net.endpoints[ep.containerId] = ep;
-        await this.save(net, ENDPOINTS);
-        await this.syncRules();
-      } catch (err) {
-        for (const r of reservations) r.close();
-        if (plumbed) await deleteLink(ep.hostVeth).catch(() => {});
-        if (net.endpoints[ep.containerId] === ep) {
-          delete net.endpoints[ep.containerId];
-          await this.save(net, ENDPOINTS).catch(() => {});
-          await this.syncRules().catch(() => {});
-        }
-        throw err;
-      }
-      this.reservations.set(endpointId, reservations);
-      if (this.hasDns(net)) {
-        // The endpoint is made; a resolv.conf we cannot rewrite costs name resolution, not the connect.
-        await this.useEmbeddedDns(net, ep, this.resolvConfPathOf(ep.containerId, opts.resolvConfPath)).catch(
-          (err) => console.error(`berth: resolv.conf of ${ep.containerId} on ${net.name}: ${messageOf(err)}`),
-        );
-      }
-      return this.toEndpointSettings(net, ep);
-    });
+        this.reservations.set(endpointId, reservations);
+        return { net, ep };
+      },
+    );
+    if ('done' in prepared) return prepared.done;
+    const { net, ep } = prepared;
+    let plumbed = false;
+    try {
+      await createVeth(this.vethSpec(net, ep));
+      plumbed = true;
+      await this.exclusive(() => this.save(net, ENDPOINTS));
+      await this.syncRules();
+    } catch (err) {
+      if (plumbed) await deleteLink(ep.hostVeth).catch(() => {});
+      // Another connect may have saved the entry or written rules for it meanwhile: both are redone.
+      const removed = await this.exclusive(async () => {
+        this.dropReservations(ep.endpointId);
+        if (net.endpoints[ep.containerId] !== ep) return false;
+        delete net.endpoints[ep.containerId];
+        await this.save(net, ENDPOINTS).catch(() => {});
+        return true;
+      });
+      if (removed) await this.syncRules().catch(() => {});
+      throw err;
+    }
+    if (this.hasDns(net)) {
+      // The endpoint is made; a resolv.conf we cannot rewrite costs name resolution, not the connect.
+      await this.useEmbeddedDns(net, ep, this.resolvConfPathOf(ep.containerId, opts.resolvConfPath)).catch(
+        (err) => console.error(`berth: resolv.conf of ${ep.containerId} on ${net.name}: ${messageOf(err)}`),
+      );
+    }
+    return this.toEndpointSettings(net, ep);
   }
 
   /** Where a container's resolv.conf is: as given, or the containers module's `<dataRoot>/containers/<id>/`. */
@@ -1013,28 +1105,32 @@ export class NetworkService {
     containerId: string,
     opts: { force?: boolean; resolvConfPath?: string | null } = {},
   ): Promise<void> {
-    return this.exclusive(async () => {
-      const net = this.find(ref);
-      const ep = net.endpoints[containerId];
-      if (!ep) {
-        if (opts.force) return;
-        throw notFound(`container ${containerId} is not connected to network ${net.name}`);
-      }
-      await this.disconnectNow(net, ep);
-      if (this.hasDns(net)) {
-        await this.leaveEmbeddedDns(net, ep, this.resolvConfPathOf(containerId, opts.resolvConfPath)).catch(
-          (err) =>
-            console.error(`berth: resolv.conf of ${containerId} leaving ${net.name}: ${messageOf(err)}`),
-        );
-      }
-    });
+    return this.perContainer(containerId, () =>
+      this.exclusive(async () => {
+        const net = this.find(ref);
+        const ep = net.endpoints[containerId];
+        if (!ep) {
+          if (opts.force) return;
+          throw notFound(`container ${containerId} is not connected to network ${net.name}`);
+        }
+        await this.disconnectNow(net, ep);
+        if (this.hasDns(net)) {
+          await this.leaveEmbeddedDns(net, ep, this.resolvConfPathOf(containerId, opts.resolvConfPath)).catch(
+            (err) =>
+              console.error(`berth: resolv.conf of ${containerId} leaving ${net.name}: ${messageOf(err)}`),
+          );
+        }
+      }),
+    );
   }
 
   /** Detaches a container from every network (on container stop); idempotent. */
   disconnectAll(containerId: string): Promise<void> {
-    return this.exclusive(async () => {
-      for (const { net, ep } of this.endpointsOfContainer(containerId)) await this.disconnectNow(net, ep);
-    });
+    return this.perContainer(containerId, () =>
+      this.exclusive(async () => {
+        for (const { net, ep } of this.endpointsOfContainer(containerId)) await this.disconnectNow(net, ep);
+      }),
+    );
   }
 
   private async disconnectNow(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
