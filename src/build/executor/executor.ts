@@ -1137,10 +1137,9 @@ class BuildRun {
     return {
       layer: { upperDir: upper },
       cleanup: async () => {
-        this.defer(async () => {
-          await cleanupMounts();
-          await release();
-        });
+        this.defer(cleanupMounts);
+        // Unmounted with the image views, in the one umount at the end of the build.
+        this.views.push({ target: rootfs, base });
         state.log(` ---> Removed intermediate container ${short(id)}\n`);
       },
     };

@@ -13,7 +13,7 @@ import {
   readDockerignore,
   runChecks,
   walkContext,
-} from '../../build/index.js';
+} from '../../build/client.js';
 import { ensureDaemon } from '../connect.js';
 import { collect } from '../opts/index.js';
 
@@ -82,6 +82,8 @@ function keyValues(list: string[], flag: string, fromEnv: boolean): Record<strin
   return out;
 }
 
+const SMALL_FILE = 256 * 1024;
+
 /** Streams the context directory as a tar, skipping what .dockerignore excludes (Dockerfile kept). */
 function tarContext(
   dir: string,
@@ -100,7 +102,11 @@ function tarContext(
         const { readlinkSync } = await import('node:fs');
         await entry(pack, { ...base, type: 'symlink', linkname: readlinkSync(e.absolutePath) });
       } else if (st.isFile()) {
-        await entry(pack, { ...base, type: 'file', size: st.size }, createReadStream(e.absolutePath));
+        // Small files are read whole: a stream per file costs more than its content.
+        const body = st.size <= SMALL_FILE ? readFileSync(e.absolutePath) : createReadStream(e.absolutePath);
+        if (Buffer.isBuffer(body) && body.length !== st.size)
+          throw new Error(`${e.absolutePath} changed while the context was sent`);
+        await entry(pack, { ...base, type: 'file', size: st.size }, body);
       }
     }
     if (extra)
