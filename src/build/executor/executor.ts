@@ -592,12 +592,11 @@ class BuildRun {
 
   // ---- root filesystem views ----
 
-  /** Mounts an image's root read-only-ish (a throwaway upper) and runs `fn` on it. */
-  private async withRoot<T>(
-    imageId: string | null,
-    fn: (root: string | undefined) => Promise<T>,
-  ): Promise<T> {
-    if (!imageId) return fn(undefined);
+  /**
+   * Mounts a view of an image's root (a throwaway upper). Nothing reads a view after its step; a spawn
+   * per unmount costs more than keeping it mounted until the build ends (settle() unmounts them all).
+   */
+  private async mountView(imageId: string): Promise<string> {
     const images = this.deps.images;
     const base = images.tempDir();
     const target = join(base, 'merged');
@@ -608,13 +607,16 @@ class BuildRun {
       await rm(base, { recursive: true, force: true }).catch(() => {});
       throw err;
     }
-    try {
-      return await fn(target);
-    } finally {
-      // Nothing reads the view any more; a spawn per unmount costs more than keeping it mounted until
-      // the build ends (settle() unmounts them all at once).
-      this.views.push({ target, base });
-    }
+    this.views.push({ target, base });
+    return target;
+  }
+
+  /** Runs `fn` on a view of an image's root (undefined for none). */
+  private async withRoot<T>(
+    imageId: string | null,
+    fn: (root: string | undefined) => Promise<T>,
+  ): Promise<T> {
+    return fn(imageId ? await this.mountView(imageId) : undefined);
   }
 
   private absPath(state: StageResult, p: string): string {
@@ -818,8 +820,19 @@ class BuildRun {
       await this.commitStep(state, step, createdBy, {
         contentChecksum: checksum,
         extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''};parents=${ins.parents}`,
-        make: () =>
-          this.withRoot(state.imageId, async (parentRoot) => {
+        make: async () => {
+          // Both views of a COPY --from are mounted at once.
+          if (sourceImage && state.imageId) {
+            // Both settle before a failure is thrown: the build's end unmounts whichever did mount.
+            const [parentRoot, root] = await Promise.allSettled([
+              this.mountView(state.imageId),
+              this.mountView(sourceImage),
+            ]);
+            if (parentRoot.status === 'rejected') throw parentRoot.reason;
+            if (root.status === 'rejected') throw root.reason;
+            return write(root.value, parentRoot.value);
+          }
+          return this.withRoot(state.imageId, async (parentRoot) => {
             if (sourceImage === undefined) return write(this.req.contextDir, parentRoot);
             if (sourceImage === null) {
               const empty = this.deps.images.tempDir();
@@ -827,8 +840,9 @@ class BuildRun {
               await mkdir(empty, { recursive: true });
               return write(empty, parentRoot);
             }
-            return this.withRoot(sourceImage, (root) => write(root, parentRoot));
-          }),
+            return write(await this.mountView(sourceImage), parentRoot);
+          });
+        },
       });
     } catch (err) {
       if (err instanceof BerthError && !(err instanceof DockerfileError) && /COPY failed/.test(err.message))
