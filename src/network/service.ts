@@ -140,6 +140,11 @@ export class NetworkService {
   private readonly containerQueues = new Map<string, Promise<unknown>>();
   /** Container releases under way: a network removal waits for them (its endpoints are going). */
   private readonly releasing = new Map<string, Promise<void>>();
+  /**
+   * Endpoints of released containers whose links are still being deleted: they keep their address and
+   * ports until then, but inspect and the embedded DNS no longer show them (the container is gone).
+   */
+  private readonly leaving = new Set<string>();
   /** The rule rewrite running now, and the one queued behind it that later changes join. */
   private rulesRunning: Promise<void> | undefined;
   private rulesQueued: Promise<void> | undefined;
@@ -573,7 +578,7 @@ export class NetworkService {
   private toInspect(n: NetworkRecord): NetworkInspect {
     const containers: NetworkInspect['Containers'] = {};
     const prefix = n.subnet ? parseCidr(n.subnet).prefix : 0;
-    for (const ep of Object.values(n.endpoints)) {
+    for (const ep of this.shownEndpoints(n)) {
       containers[ep.containerId] = {
         Name: ep.containerName,
         EndpointID: ep.endpointId,
@@ -702,6 +707,12 @@ export class NetworkService {
     };
   }
 
+  /** A network's endpoints without those of containers being released. */
+  private shownEndpoints(net: NetworkRecord): EndpointRecord[] {
+    const all = Object.values(net.endpoints);
+    return this.leaving.size === 0 ? all : all.filter((e) => !this.leaving.has(e.endpointId));
+  }
+
   private endpointByIp(netId: string, ip: string): EndpointRecord | undefined {
     const net = this.networks.get(netId);
     return net ? Object.values(net.endpoints).find((e) => e.ipv4 === ip) : undefined;
@@ -729,10 +740,10 @@ export class NetworkService {
       // A link alias is seen by the linking container only, and wins over other names.
       const client = clientId ? net.endpoints[clientId] : undefined;
       const linked = client?.links?.find((l) => l.alias.toLowerCase() === bare);
-      const target = linked && Object.values(net.endpoints).find((e) => e.containerName === linked.name);
+      const target = linked && this.shownEndpoints(net).find((e) => e.containerName === linked.name);
       if (target) return [target.ipv4];
       const ips: string[] = [];
-      for (const ep of Object.values(net.endpoints)) {
+      for (const ep of this.shownEndpoints(net)) {
         const names = [ep.containerName, ...ep.aliases, shortId(ep.containerId)].map((x) => x.toLowerCase());
         if (names.includes(bare)) ips.push(ep.ipv4);
       }
@@ -743,7 +754,7 @@ export class NetworkService {
 
   private reverseName(netId: string, ip: string, clientIp: string): string | undefined {
     for (const net of this.scopeFor(netId, clientIp)) {
-      const ep = Object.values(net.endpoints).find((e) => e.ipv4 === ip);
+      const ep = this.shownEndpoints(net).find((e) => e.ipv4 === ip);
       if (ep) return `${ep.containerName}.${net.name}`;
     }
     return undefined;
@@ -817,6 +828,7 @@ export class NetworkService {
       checkContainerId(containerId);
       // Only this container's own (queued) operations change its endpoints: the list stays right.
       const eps = this.endpointsOfContainer(containerId);
+      for (const { ep } of eps) this.leaving.add(ep.endpointId);
       try {
         // Links first, outside the lock: the addresses and ports stay allocated until no interface
         // holds them, so a new container never gets an address still answering in a dying namespace.
@@ -829,6 +841,7 @@ export class NetworkService {
         const changed = await this.exclusive(async () => {
           const nets = new Set<NetworkRecord>();
           for (const { net, ep } of eps) {
+            this.leaving.delete(ep.endpointId);
             if (net.endpoints[containerId] !== ep) continue;
             delete net.endpoints[containerId];
             this.dropReservations(ep.endpointId);
