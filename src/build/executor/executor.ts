@@ -263,11 +263,13 @@ class BuildRun {
       'umount',
       views.map((v) => v.target),
     ).catch(() => ({ code: 1 }));
-    for (const v of views) {
-      // One that did not go: unmounted alone (lazily if busy), as everywhere else.
-      if (res.code !== 0) await this.deps.images.layers.unmount(v.target).catch(() => {});
-      await rm(v.base, { recursive: true, force: true }).catch(() => {});
-    }
+    await Promise.all(
+      views.map(async (v) => {
+        // One that did not go: unmounted alone (lazily if busy), as everywhere else.
+        if (res.code !== 0) await this.deps.images.layers.unmount(v.target).catch(() => {});
+        await rm(v.base, { recursive: true, force: true }).catch(() => {});
+      }),
+    );
   }
 
   constructor(
