@@ -4,8 +4,9 @@
 // docker 28 CLI with DOCKER_BUILDKIT=0 drives both berth and dockerd's legacy builder, so the client is the
 // same. A second berth row drives the same daemon with berth's own CLI (`berth build`; dist/ when built,
 // else through tsx, whose start-up then counts). RUN steps use --network none everywhere (the private
-// dockerd has no bridge; berth then runs them on runc directly, without conmon). Prints the median wall time of each scenario, the ratio against berth, the
-// speed-up over the fastest other builder, and the load average before and after.
+// dockerd has no bridge; berth then runs them on runc directly, without conmon). Prints the median wall
+// time of each scenario, the ratio against berth, the speed-up over the fastest other builder, and the
+// load average before and after.
 //
 //   node --import tsx bench/build.ts [--rounds 3] [--files 300]
 import { execFileSync, spawnSync } from 'node:child_process';
