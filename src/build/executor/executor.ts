@@ -281,24 +281,7 @@ class BuildRun {
     private readonly graph: StageGraph,
     private readonly ignore: IgnoreMatcher,
     private readonly total: number,
-  ) {
-    this.linkContext = !df.stages.some((st) =>
-      st.instructions.some(
-        (i) =>
-          i.kind === 'RUN' && i.mounts.some((m) => m.type === 'bind' && m.from === undefined && !m.readonly),
-      ),
-    );
-  }
-
-  /**
-   * COPY hard-links files of the kept context into layers (see WriteOptions.link) unless a RUN may write
-   * to the context through a writable bind mount, which would change those layers' files in place.
-   */
-  /**
-   * COPY hard-links files of the kept context into layers (see WriteOptions.link) unless a RUN may write
-   * to the context through a writable bind mount, which would change those layers' files in place.
-   */
-  private linkContext: boolean;
+  ) {}
 
   private print(text: string): void {
     if (!this.req.quiet) this.out.stream(text);
@@ -811,7 +794,7 @@ class BuildRun {
             keepOwner,
             ...(owner ? { owner } : {}),
             ...(ins.chmod ? { chmod: ins.chmod } : {}),
-            link: this.linkContext && srcRoot === this.req.contextDir,
+            link: srcRoot === this.req.contextDir,
           });
         return {
           // Made here: the store takes the directory as it is (ADD may unpack archives with xattrs).
@@ -973,13 +956,20 @@ class BuildRun {
             const host = bindMountSource(root, src, { file: this.df.filename, line }, `stage ${m.from}`);
             binds.push(`${host}:${target}${m.readonly ? ':ro' : ''}`);
           } else {
-            // A writable bind of the context may change it: the daemon must not reuse that directory.
-            if (!m.readonly) {
-              this.req.context?.taint();
-              this.linkContext = false;
-            }
             const where = { file: this.df.filename, line };
-            const host = bindMountSource(this.req.contextDir, src, where, 'build context');
+            let host = bindMountSource(this.req.contextDir, src, where, 'build context');
+            // As BuildKit, what a RUN writes to a writable bind is discarded: it gets a scratch copy, so the
+            // kept context, later steps and the layers hard-linked from the context never see the writes.
+            if (!m.readonly) {
+              const scratch = this.deps.images.tempDir();
+              await mkdir(scratch, { recursive: true });
+              mountCleanups.push(() => rm(scratch, { recursive: true, force: true }).catch(() => {}));
+              const copy = join(scratch, 'copy');
+              const r = await run('cp', ['-a', '--reflink=auto', host, copy]);
+              if (r.code !== 0)
+                this.fail(line, `RUN --mount=type=bind,rw: copying ${src}: ${r.stderr.trim()}`);
+              host = copy;
+            }
             binds.push(`${host}:${target}${m.readonly ? ':ro' : ''}`);
           }
         } else if (m.type === 'ssh') {

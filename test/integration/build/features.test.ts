@@ -246,6 +246,21 @@ describe('build features: --checksum, --parents, symbolic --chmod, ssh mounts, -
     assert.deepEqual(mounts, []);
   });
 
+  test('RUN --mount=type=bind,rw: writes go to a scratch copy, never to the context or earlier layers', async () => {
+    const r = await build({
+      Dockerfile: [
+        'FROM busybox',
+        'COPY f /f',
+        'RUN --mount=type=bind,target=/ctx,rw echo changed > /ctx/f && cat /ctx/f > /written',
+        'RUN --mount=type=bind,target=/ctx cat /ctx/f > /seen',
+      ].join('\n'),
+      f: 'original\n',
+    });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.equal(await run(r.tag, 'cat /written /seen /f'), 'changed\noriginal\noriginal\n');
+    assert.equal(readFileSync(join(r.dir, 'f'), 'utf8'), 'original\n', 'the client context is untouched');
+  });
+
   test('FROM --platform: the local platform builds, others are refused naming the line', async () => {
     let r = await build({
       Dockerfile:
