@@ -4,7 +4,7 @@
 // monitors' RSS, over 50), and each daemon's idle RSS. Prints medians and ratios, and berth's own
 // per-phase timings (BERTH_TRACE=phases) so the slow part of a run is visible.
 //
-//   node --import tsx bench/run.ts [--runs 15] [--containers 50] [--daemon-node-flags "--max-semi-space-size=1"]
+//   npm run build && node --import tsx bench/run.ts [--runs 15] [--containers 50] [--tsc] [--daemon-node-flags "--max-semi-space-size=1"]
 //
 // Both daemons run with `--network none` in the head-to-head row: the private dockerd has no bridge
 // (it must not touch the host's iptables beside other tests), while berth's default-bridge row is
@@ -77,10 +77,14 @@ function rssOf(pred: (cmdline: string) => boolean): { pids: number[]; bytes: num
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
 
 /**
- * The berth CLI (and daemon), compiled: a private tsc build of the tree as it is now (dist/ may be
- * older than the sources; tsx would add its loader to the daemon's memory and start-up).
+ * The berth CLI (and daemon), compiled: bin/berth's bundle, or with `--tsc` a private tsc build of the tree
+ * as it is now (dist/ may be older than the sources; tsx would add its loader to memory and start-up).
  */
 function berthCli(tmp: string): { cmd: string; pre: string[]; how: string } {
+  // The bundle `npm run build` makes is what bin/berth runs: the CLI as a user starts it.
+  const bundle = join(REPO, 'dist/cli/main.js');
+  if (existsSync(bundle) && !process.argv.includes('--tsc'))
+    return { cmd: process.execPath, pre: [join(REPO, 'bin/berth')], how: 'bin/berth (npm run build first)' };
   const src = join(REPO, 'src/cli/main.ts');
   const out = join(tmp, 'dist');
   symlinkSync(join(REPO, 'node_modules'), join(tmp, 'node_modules'));
