@@ -1,16 +1,20 @@
 // The berth CLI's image commands against a private berth daemon (and bootstrap against a real dockerd):
 // bootstrap, images/ls, inspect, history, tag, rmi, prune, save/load, import, commit.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { berthArgv, haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../helpers/index.js';
+import {
+  berthArgv,
+  haveCommand,
+  isRoot,
+  makeBusyboxRootfs,
+  runTool as runCli,
+  tempDir,
+} from '../helpers/index.js';
 import { startDockerd } from '../integration/client/dockerd.js';
 
-const REPO = join(fileURLToPath(import.meta.url), '../../..');
 const DOCKER = '/usr/local/bin/docker';
 const skip = !isRoot()
   ? 'needs root'
@@ -18,38 +22,13 @@ const skip = !isRoot()
     ? 'needs runc, conmon, the docker CLI and busybox-static'
     : undefined;
 
-interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runTool(
+// The CLIs of this file are killed after 2 minutes.
+const runTool = (
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   opts: { input?: string; inputFile?: string } = {},
-): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, cwd: REPO });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    if (opts.inputFile) createReadStream(opts.inputFile).pipe(child.stdin);
-    else child.stdin.end(opts.input ?? '');
-  });
-}
+) => runCli(cmd, args, env, { ...opts, timeoutMs: 120_000 });
 
 const berthOn = (env: NodeJS.ProcessEnv) => (args: string[], opts?: { input?: string; inputFile?: string }) =>
   runTool(process.execPath, [...berthArgv(), ...args], env, opts);

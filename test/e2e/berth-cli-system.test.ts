@@ -11,7 +11,7 @@ import { historyRow } from '../../src/cli/commands/images.js';
 import { ipamConfigs } from '../../src/cli/commands/networks.js';
 import { diskUsageRows, eventLine, eventTimestamp } from '../../src/cli/commands/system.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { berthArgv, haveCommand, isRoot } from '../helpers/index.js';
+import { berthArgv, haveCommand, isRoot, runTool as runCli } from '../helpers/index.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
 const DOCKER = '/usr/local/bin/docker';
@@ -21,32 +21,9 @@ const skip = !isRoot()
     ? 'needs runc, conmon, the docker CLI and busybox-static'
     : undefined;
 
-interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, cwd: REPO });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
-}
+// The CLIs of this file are killed after 2 minutes.
+const runTool = (cmd: string, args: string[], env: NodeJS.ProcessEnv, input = '') =>
+  runCli(cmd, args, env, { input, timeoutMs: 120_000 });
 
 test('event timestamps and lines as docker prints them', () => {
   assert.equal(eventTimestamp('1700000000'), '1700000000');

@@ -1,12 +1,20 @@
 // A berth daemon of a test's own: its own data root, socket, bridge, subnet, iptables chains and netns
 // prefix, so tests (and a berth or Docker already running here) never see each other's state.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineClient } from '../../src/client/index.js';
 import { NetworkService } from '../../src/network/index.js';
-import { berthArgv } from './index.js';
+import { berthArgv, makeBusyboxRootfs, tempDir } from './index.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '../../..');
 
@@ -149,4 +157,25 @@ export async function startTestDaemon(opts: { berthArgv?: string[] } = {}): Prom
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Imports `busybox:latest` (CMD ["sh"]) into a test daemon from a busybox-static root filesystem. */
+export async function importBusybox(d: TestDaemon): Promise<void> {
+  const tmp = tempDir('berth-bb-');
+  try {
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    makeBusyboxRootfs(rootfs);
+    const tar = join(tmp.path, 'bb.tar');
+    execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+    for await (const _ of d.client.images.import(createReadStream(tar), {
+      repo: 'busybox',
+      tag: 'latest',
+      changes: ['CMD ["sh"]'],
+    })) {
+      // drain progress
+    }
+  } finally {
+    tmp.cleanup();
+  }
 }

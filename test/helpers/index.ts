@@ -1,7 +1,9 @@
-// Shared test helpers: temporary directories that clean themselves up, and a busybox root filesystem.
-import { execFileSync } from 'node:child_process';
+// Shared test helpers: temporary directories that clean themselves up, a busybox root filesystem, and a
+// runner for CLIs.
+import { execFileSync, spawn } from 'node:child_process';
 import {
   copyFileSync,
+  createReadStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -64,4 +66,41 @@ const REPO_ROOT = join(import.meta.dirname, '../..');
 export function berthArgv(): string[] {
   if (process.env.BERTH_TEST_DIST === '1') return [join(REPO_ROOT, 'dist/src/cli/main.js')];
   return ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts')];
+}
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a CLI to its end and never throws: tests assert on status, stdout and stderr. stdin gets `input`
+ * (or the file `inputFile`), else it is closed at once; after `timeoutMs` the process is killed.
+ */
+export function runTool(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { input?: string | Buffer; inputFile?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, cwd: opts.cwd ?? REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    if (opts.inputFile) createReadStream(opts.inputFile).pipe(child.stdin);
+    else child.stdin.end(opts.input ?? '');
+  });
 }

@@ -1,5 +1,5 @@
 // Shared by the build tests: a private berth daemon with a busybox image, and a runner for CLIs.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,37 +9,7 @@ import { makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
 export const REPO = join(fileURLToPath(import.meta.url), '../../../..');
 export const DOCKER = '/usr/local/bin/docker';
 
-export interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-export function runTool(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  opts: { input?: string | Buffer; cwd?: string } = {},
-): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, cwd: opts.cwd ?? REPO });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-  });
-}
+export { type Result, runTool } from '../../helpers/index.js';
 
 /** A private daemon with `busybox:latest` imported from a busybox-static rootfs. */
 export async function daemonWithBusybox(): Promise<TestDaemon> {

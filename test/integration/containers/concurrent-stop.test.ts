@@ -4,12 +4,12 @@
 // succeeding, a restart right after a stop, and nothing left (netns, veths, mounts, DNAT rules, files).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EngineClient } from '../../../src/client/index.js';
-import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+import { importBusybox, startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { haveCommand, isRoot } from '../../helpers/index.js';
 
 const skip =
   !isRoot() || !haveCommand('runc') || !haveCommand('conmon') ? 'needs root, runc, conmon' : undefined;
@@ -19,25 +19,12 @@ const COUNT = 8;
 describe('concurrent start, stop and remove', { skip, concurrency: false }, () => {
   let d: TestDaemon;
   let c: EngineClient;
-  let tmp: { path: string; cleanup: () => void };
   let bridge = '';
   let prefix = '';
   before(async () => {
     d = await startTestDaemon();
     c = d.client;
-    tmp = tempDir('berth-concstop-');
-    const rootfs = join(tmp.path, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-    const tar = join(tmp.path, 'bb.tar');
-    execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
-    for await (const _ of c.images.import(createReadStream(tar), {
-      repo: 'busybox',
-      tag: 'latest',
-      changes: ['CMD ["sh"]'],
-    })) {
-      // drain progress
-    }
+    await importBusybox(d);
     const net = await c.networks.inspect('bridge');
     bridge = net.Options?.['com.docker.network.bridge.name'] ?? '';
     assert.match(bridge, /^bt[0-9a-f]+0$/);
@@ -45,7 +32,6 @@ describe('concurrent start, stop and remove', { skip, concurrency: false }, () =
   });
   after(async () => {
     await d?.stop();
-    tmp?.cleanup();
   });
 
   const netnsOf = (id: string) => `/run/netns/${prefix}-${id.slice(0, 12)}`;

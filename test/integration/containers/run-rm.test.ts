@@ -3,13 +3,13 @@
 // free at once; a start that fails on the bridge leaves no netns, veth or port rule behind.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EngineClient } from '../../../src/client/index.js';
-import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { haveCommand, isRoot, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+import { importBusybox, startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { haveCommand, isRoot } from '../../helpers/index.js';
 
 const skip =
   !isRoot() || !haveCommand('runc') || !haveCommand('conmon') ? 'needs root, runc, conmon' : undefined;
@@ -25,25 +25,12 @@ async function until(check: () => boolean, ms = 15_000): Promise<boolean> {
 describe('run --rm: answered early, cleaned up fully', { skip, concurrency: false }, () => {
   let d: TestDaemon;
   let c: EngineClient;
-  let tmp: { path: string; cleanup: () => void };
   let bridge = '';
   let prefix = '';
   before(async () => {
     d = await startTestDaemon();
     c = d.client;
-    tmp = tempDir('berth-runrm-');
-    const rootfs = join(tmp.path, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-    const tar = join(tmp.path, 'bb.tar');
-    execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
-    for await (const _ of c.images.import(createReadStream(tar), {
-      repo: 'busybox',
-      tag: 'latest',
-      changes: ['CMD ["sh"]'],
-    })) {
-      // drain progress
-    }
+    await importBusybox(d);
     const net = await c.networks.inspect('bridge');
     bridge = net.Options?.['com.docker.network.bridge.name'] ?? '';
     assert.match(bridge, /^bt[0-9a-f]+0$/);
@@ -51,7 +38,6 @@ describe('run --rm: answered early, cleaned up fully', { skip, concurrency: fals
   });
   after(async () => {
     await d?.stop();
-    tmp?.cleanup();
   });
 
   const netnsOf = (id: string) => `/run/netns/${prefix}-${id.slice(0, 12)}`;
