@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { startTestDaemon } from '../test/helpers/daemon.js';
 import { berthArgv, haveCommand, makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
 import { startDockerd } from '../test/integration/client/dockerd.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -83,12 +84,6 @@ function check(cmd: string, argv: string[], env: NodeJS.ProcessEnv): void {
   if (r.signal === 'SIGKILL') throw new Hang(`${cmd} ${argv.join(' ')}: no answer in 90 s`);
   throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
 }
-
-/** Median of the samples taken (hung builds are NaN and left out). */
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)]!;
-};
 
 async function main(): Promise<void> {
   const tmp = tempDir('berth-bench-build-');

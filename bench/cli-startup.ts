@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestDaemon } from '../test/helpers/daemon.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -23,8 +24,6 @@ const DOCKER = '/usr/local/bin/docker';
 const REPO = join(import.meta.dirname, '..');
 const BIN = join(REPO, 'bin/berth');
 const BUNDLE = join(REPO, 'dist/cli/main.js');
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 /** User + system CPU time (ms) of this process's waited-for children so far (/proc/self/stat). */
 function childCpuMs(): number {

@@ -10,6 +10,7 @@ import { EngineClient } from '../src/client/index.js';
 import { startTestDaemon } from '../test/helpers/daemon.js';
 import { haveCommand, makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
 import { startDockerd } from '../test/integration/client/dockerd.js';
+import { median } from './stats.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,11 +64,6 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   );
   return Number.NaN;
 }
-
-const median = (xs: number[]) => {
-  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return ok.length ? (ok[Math.floor(ok.length / 2)] as number) : Number.NaN;
-};
 
 // The daemon runs compiled too (bin/berth daemon), as it would in use.
 const berth = await startTestDaemon({ berthArgv: [BERTH] });

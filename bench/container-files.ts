@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startTestDaemon } from '../test/helpers/daemon.js';
 import { makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
 import { startDockerd } from '../test/integration/client/dockerd.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -18,8 +19,6 @@ const opt = (name: string, def: number) => {
 const MB = opt('mb', 200);
 const FILES = opt('files', 2000);
 const ROUNDS = opt('rounds', 3);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const tmp = tempDir('berth-bench-cp-');
 const berth = await startTestDaemon();

@@ -1,32 +1,21 @@
 // Benchmark: load + unpack of a ~300 MB, 6-layer docker-archive tar — berth vs `docker load` on a private
 // dockerd (20.10), side by side in one run. Run: node --import tsx bench/image-load.ts [totalMB] [layers] [rounds]
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageService } from '../src/images/index.js';
 import { tarDirectory } from '../src/layers/index.js';
+import { type PrivateDockerd, startDockerd } from '../test/integration/client/dockerd.js';
 import { generateTree } from './fixtures.js';
+import { median } from './stats.js';
 
 const totalMb = Number(process.argv[2] ?? 300);
 const layerCount = Number(process.argv[3] ?? 6);
 const rounds = Number(process.argv[4] ?? 3);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 const work = mkdtempSync('/var/tmp/berth-bench-load-');
-let dockerd: ChildProcess | undefined;
+let dockerd: PrivateDockerd | undefined;
 
 async function main(): Promise<void> {
   // 1. Build the image with berth and save it as Docker would (uncompressed layer.tar files).
@@ -56,27 +45,8 @@ async function main(): Promise<void> {
 
   // 2. Alternate berth load (verify + unpack every layer) and docker load on a private daemon, a few
   //    rounds each, so load from other processes on the machine hits both alike; report medians.
-  const d = join(work, 'docker');
-  const sock = join(d, 'docker.sock');
-  dockerd = spawn(
-    'dockerd',
-    [
-      '--data-root',
-      join(d, 'data'),
-      '--exec-root',
-      join(d, 'exec'),
-      '--pidfile',
-      join(d, 'pid'),
-      '-H',
-      `unix://${sock}`,
-      '--bridge=none',
-      '--iptables=false',
-    ],
-    { stdio: 'ignore' },
-  );
-  const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
-  for (let i = 0; i < 60 && !existsSync(sock); i++) await sleep(500);
-  await sleep(1000);
+  dockerd = await startDockerd();
+  const env = { ...process.env, DOCKER_HOST: dockerd.host };
   const berthTimes: number[] = [];
   const dockerTimes: number[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -110,9 +80,6 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    if (dockerd && dockerd.exitCode === null) {
-      dockerd.kill('SIGTERM');
-      for (let i = 0; i < 40 && dockerd.exitCode === null; i++) await sleep(250);
-    }
+    await dockerd?.stop();
     rmSync(work, { recursive: true, force: true });
   });

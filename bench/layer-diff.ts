@@ -7,14 +7,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectory } from '../src/layers/index.js';
 import { generateTree } from './fixtures.js';
+import { median } from './stats.js';
 
 const totalMb = Number(process.argv[2] ?? 300);
 const rounds = Number(process.argv[3] ?? 3);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 const work = mkdtempSync('/var/tmp/berth-bench-diff-');
 
 async function time<T>(fn: () => Promise<T> | T): Promise<[number, T]> {

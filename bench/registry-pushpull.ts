@@ -12,15 +12,7 @@
 //         Pulls alternate between the three tools for a few rounds and report medians (the machine may be
 //         shared); each round starts from an empty store / after rmi.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -29,18 +21,17 @@ import { promisify } from 'node:util';
 import { Distribution } from '../src/distribution/index.js';
 import { ImageService } from '../src/images/index.js';
 import { tarDirectory } from '../src/layers/index.js';
+import { type PrivateDockerd, startDockerd } from '../test/integration/client/dockerd.js';
 import { generateTree } from './fixtures.js';
+import { median } from './stats.js';
 
 const totalMb = Number(process.argv[2] ?? 300);
 const layerCount = Number(process.argv[3] ?? 5);
 const pullRounds = Math.max(1, Number(process.argv[4] ?? 3));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 const work = mkdtempSync('/var/tmp/berth-bench-pushpull-');
 const children: ChildProcess[] = [];
+let dockerd: PrivateDockerd | undefined;
 const run = promisify(execFile);
 
 function freePort(): Promise<number> {
@@ -95,40 +86,6 @@ async function startDistribution(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
-async function startDockerd(): Promise<NodeJS.ProcessEnv> {
-  const d = join(work, 'dockerd');
-  mkdirSync(d);
-  const sock = join(d, 'docker.sock');
-  const child = spawn(
-    'dockerd',
-    [
-      '--data-root',
-      join(d, 'data'),
-      '--exec-root',
-      join(d, 'exec'),
-      '--pidfile',
-      join(d, 'pid'),
-      '-H',
-      `unix://${sock}`,
-      '--bridge=none',
-      '--iptables=false',
-    ],
-    { stdio: 'ignore' },
-  );
-  children.push(child);
-  const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
-  for (let i = 0; i < 120; i++) {
-    if (existsSync(sock)) {
-      try {
-        await run('/usr/bin/docker', ['version'], { env });
-        return env;
-      } catch {}
-    }
-    await sleep(500);
-  }
-  throw new Error('private dockerd did not start');
-}
-
 async function time(fn: () => Promise<unknown>): Promise<number> {
   await run('sync');
   const t0 = process.hrtime.bigint();
@@ -165,7 +122,8 @@ async function main(): Promise<void> {
   );
 
   const registries = { berth: await startBerthRegistry(), distribution: await startDistribution() };
-  const env = await startDockerd();
+  dockerd = await startDockerd();
+  const env = { ...process.env, DOCKER_HOST: dockerd.host };
   await run('/usr/bin/docker', ['load', '-q', '-i', archive], { env });
   const docker = (args: string[]) => run('/usr/bin/docker', args, { env, maxBuffer: 64 << 20 });
   const pushDist = new Distribution({ images: gen });
@@ -247,6 +205,7 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
+    await dockerd?.stop();
     for (const c of children.reverse()) {
       if (c.exitCode !== null) continue;
       c.kill('SIGTERM');

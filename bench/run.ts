@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { startTestDaemon } from '../test/helpers/daemon.js';
 import { makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
 import { startDockerd } from '../test/integration/client/dockerd.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -31,7 +32,6 @@ const CONTAINERS = opt('--containers', 50);
 const DOCKER = '/usr/local/bin/docker';
 const REPO = join(import.meta.dirname, '..');
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const fmt = (ms: number) => `${ms.toFixed(0).padStart(6)} ms`;
 
 function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv): number {

@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import { containerPaths, generateSpec, OciRuntime, serializeSpec, waitExit } from '../src/runtime/index.js';
 import { randomId } from '../src/util/index.js';
 import { haveCommand, makeBusyboxRootfs, tempDir } from '../test/helpers/index.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--runs');
 const RUNS = i >= 0 ? Number(args[i + 1]) : 20;
 const STATE_ROOT = '/run/berth-bench-runtime';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const PHASES = ['spec', 'create', 'start', 'wait', 'delete'] as const;
 const phaseTimes: Record<string, number[]> = Object.fromEntries(PHASES.map((p) => [p, []]));
