@@ -802,19 +802,8 @@ export class ContainerService {
     if (recovering) await release;
     const ranFor =
       Date.parse(rec.State.StartedAt) > 0 ? finishedAt.getTime() - Date.parse(rec.State.StartedAt) : 0;
-    rec.State = {
-      ...rec.State,
-      Status: 'exited',
-      Running: false,
-      Paused: false,
-      Restarting: false,
-      OOMKilled: oomKilled,
-      Pid: 0,
-      ExitCode: exitCode,
-      FinishedAt: finishedAt.toISOString(),
-    };
+    this.recordExit(rec, 'exited', exitCode, finishedAt, oomKilled);
     if (rec.State.Health) rec.State.Health = { ...rec.State.Health, Status: 'unhealthy' };
-    rec.Ports = {};
     // An AutoRemove container goes straight on to 'removing' (saved there); a crash before that finds it
     // running, records the exit again and removes it.
     if (!rec.HostConfig.AutoRemove) await this.store.save(rec, TRANSIENT);
@@ -850,6 +839,28 @@ export class ContainerService {
     this.scheduleRestart(rec, decision.delayMs);
   }
 
+  /** The record's state once its process has exited ('removing' for an AutoRemove container). */
+  private recordExit(
+    rec: ContainerRecord,
+    status: 'exited' | 'removing',
+    exitCode: number,
+    finishedAt: Date,
+    oomKilled: boolean,
+  ): void {
+    rec.State = {
+      ...rec.State,
+      Status: status,
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: oomKilled,
+      Pid: 0,
+      ExitCode: exitCode,
+      FinishedAt: finishedAt.toISOString(),
+    };
+    rec.Ports = {};
+  }
+
   /**
    * The exit of an AutoRemove container (`run --rm`): the record leaves the index at once (name free,
    * lookups 404) and the "exit" and "removed" waiters are answered, so the client is not held while
@@ -864,18 +875,7 @@ export class ContainerService {
     release: Promise<void>,
     trace: ReturnType<typeof phaseTrace>,
   ): Promise<void> {
-    rec.State = {
-      ...rec.State,
-      Status: 'removing',
-      Running: false,
-      Paused: false,
-      Restarting: false,
-      OOMKilled: oomKilled,
-      Pid: 0,
-      ExitCode: exitCode,
-      FinishedAt: finishedAt.toISOString(),
-    };
-    rec.Ports = {};
+    this.recordExit(rec, 'removing', exitCode, finishedAt, oomKilled);
     this.exitWatches.get(rec.Id)?.abort();
     // Volumes are freed before the answer (still under the container's lock): `docker volume rm`
     // right after `run --rm -v` must work.
