@@ -16,7 +16,7 @@ import {
   validateConfig,
 } from '../images/index.js';
 import { chainIds, decompress } from '../layers/index.js';
-import { BerthError, badRequest, isBerthError, sha256 } from '../util/index.js';
+import { BerthError, badRequest, isBerthError, mapLimit, sha256 } from '../util/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { readBody } from './http.js';
 import {
@@ -30,7 +30,7 @@ import {
 import { resumableBody } from './resume.js';
 import { errorFrom, RegistryRequestError, type RegistrySession } from './session.js';
 import type { BlobSources } from './sources.js';
-import { ByteCounter, mapLimit, Semaphore, shortDigest, sleep, TruncatedError } from './util.js';
+import { ByteCounter, Semaphore, shortDigest, sleep, TruncatedError } from './util.js';
 
 export type Progress = (message: object) => void;
 

@@ -13,13 +13,13 @@ import {
   parseNormalized,
   type Reference,
 } from '../images/index.js';
-import { BerthError, badRequest, notFound, sha256 } from '../util/index.js';
+import { BerthError, badRequest, mapLimit, notFound, sha256 } from '../util/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { header } from './http.js';
 import type { Progress } from './pull.js';
 import { errorFrom, RegistryRequestError, type RegistrySession } from './session.js';
 import type { BlobSources } from './sources.js';
-import { ByteCounter, mapLimit, shortDigest, sleep } from './util.js';
+import { ByteCounter, shortDigest, sleep } from './util.js';
 
 export interface PushContext {
   images: ImageService;

@@ -1,29 +1,6 @@
-// Small helpers shared by pull and push: bounded parallelism, a semaphore, byte counting with
+// Small helpers shared by pull and push: a semaphore, byte counting with
 // throttled progress, and the short IDs Docker shows per layer.
 import { Transform, type TransformCallback } from 'node:stream';
-
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  let failed: { err: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!, i);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw failed.err;
-  return out;
-}
 
 export class Semaphore {
   private active = 0;

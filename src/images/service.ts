@@ -19,6 +19,7 @@ import {
   DigestStream,
   isDigest,
   labelMatches,
+  mapLimit,
   notFound,
   parseUntil,
   sha256,
@@ -757,29 +758,6 @@ export function validateConfig(bytes: Buffer, id: string): ImageConfig {
   }
   if (c.history !== undefined && !Array.isArray(c.history)) throw bad('.history', 'must be an array');
   return cfg as ImageConfig;
-}
-
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!, i);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
-  return out;
 }
 
 function tagOf(ref: string): string {

@@ -1,4 +1,5 @@
 export * from './atomic.js';
+export * from './concurrency.js';
 export * from './digest.js';
 export * from './duration.js';
 export * from './errors.js';
