@@ -29,7 +29,7 @@ import { posix } from 'node:path';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { type Header, type Pack, extract as tarExtract, pack as tarPack } from 'tar-stream';
 import { decompress } from '../layers/index.js';
-import { resolveUser } from '../runtime/index.js';
+import { followLinksWithin, resolveUser } from '../runtime/index.js';
 import { BerthError, badRequest, internal, messageOf, notFound, run } from '../util/index.js';
 import type { ContainerRecord } from './record.js';
 import type { ContainerService } from './service.js';
@@ -241,8 +241,6 @@ interface MountView {
   rw: boolean;
 }
 
-const MAX_LINKS = 255;
-
 /**
  * Paths as the container sees them: the rootfs plus its bind mounts and volumes (and the /etc/hosts,
  * resolv.conf and hostname files) at their destinations. Symlinks are followed component by component
@@ -276,36 +274,7 @@ export class ContainerFs {
 
   /** `path` with every symlink followed inside the view (a missing tail is kept): a clean absolute path. */
   resolve(path: string): string {
-    const pending = path.split('/').filter((p) => p !== '' && p !== '.');
-    const done: string[] = [];
-    let links = 0;
-    while (pending.length > 0) {
-      const part = pending.shift()!;
-      if (part === '.') continue;
-      if (part === '..') {
-        done.pop();
-        continue;
-      }
-      const cpath = `/${[...done, part].join('/')}`;
-      const st = lstatSync(this.host(cpath), { throwIfNoEntry: false });
-      if (!st?.isSymbolicLink()) {
-        done.push(part);
-        if (!st) {
-          // Missing: the rest cannot be links; '..' still walks back up.
-          for (const p of pending) {
-            if (p === '..') done.pop();
-            else if (p !== '.') done.push(p);
-          }
-          break;
-        }
-        continue;
-      }
-      if (++links > MAX_LINKS) throw badRequest(`too many levels of symbolic links resolving ${path}`);
-      const target = readlinkSync(this.host(cpath));
-      if (target.startsWith('/')) done.length = 0;
-      pending.unshift(...target.split('/').filter(Boolean));
-    }
-    return `/${done.join('/')}`;
+    return followLinksWithin(path, (cpath) => this.host(cpath));
   }
 
   /** True when a host path lies inside the rootfs or one of the mounts. */

@@ -12,7 +12,7 @@ export {
 } from './merge.js';
 export type { OciMount, OciProcess, OciSpec } from './oci.js';
 export { type ContainerPaths, containerPaths } from './paths.js';
-export { mkdirInRoot, resolveInRoot } from './rootfs.js';
+export { followLinksWithin, mkdirInRoot, resolveInRoot } from './rootfs.js';
 export { type RunOnceOptions, runToCompletion } from './run-once.js';
 export {
   type AttachStreams,
