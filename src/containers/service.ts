@@ -1282,6 +1282,7 @@ export class ContainerService {
     for (const m of this.health.values()) m.stop();
     for (const t of this.restartTimers.values()) clearTimeout(t);
     await Promise.allSettled([...this.reaping]);
+    await this.deps.runtime.settle();
   }
 }
 

@@ -170,6 +170,8 @@ export class OciRuntime {
     return full.length <= MAX_SOCKET_PATH ? full : join(this.socketDir, uuid, 'attach');
   }
 
+  private readonly monitorMoves = new Set<Promise<void>>();
+
   private runtimeArgs(): string[] {
     return ['--root', this.stateRoot];
   }
@@ -277,8 +279,10 @@ export class OciRuntime {
     args.push('--persist-dir', p.persistDir);
     if (options.logSizeMax && options.logSizeMax > 0) args.push('--log-size-max', String(options.logSizeMax));
     const conmon = spawnConmon(args, false);
+    // conmon's first process is moved while it starts the runtime (not before: see moveMonitor); the
+    // monitor it forks is moved again once known, in case it was forked before the first move landed.
+    this.moveMonitor(conmon.child.pid ?? 0);
     try {
-      await moveToCgroup(conmon.child.pid, this.conmonCgroup);
       await signalStart(conmon.startPipe);
       const parentCode = await conmon.parentExited;
       const msg = await conmon.sync.next();
@@ -288,6 +292,7 @@ export class OciRuntime {
         throw runtimeError((await lastRuntimeError(p.ociLog)) ?? msg.message ?? '');
       }
       const conmonPid = Number((await readFile(p.conmonPidFile, 'utf8').catch(() => '')).trim()) || 0;
+      this.moveMonitor(conmonPid);
       return { pid: msg.data, conmonPid };
     } catch (err) {
       await run(this.runtimePath, [...this.runtimeArgs(), 'delete', '--force', options.id]).catch(() => {});
@@ -295,6 +300,24 @@ export class OciRuntime {
     } finally {
       conmon.release();
     }
+  }
+
+  /**
+   * Moves a conmon process into berth's conmon cgroup, so that stopping the daemon's service does not
+   * take the monitors with it. Not awaited: on cgroup v1 the first cgroup.procs write after a quiet
+   * spell waits for an RCU grace period (5-30 ms here); awaiting it before signalling conmon held every
+   * start up by that much, while a move running beside runc create shares the wait runc's own first
+   * cgroup write has anyway. settle() awaits the pending moves.
+   */
+  private moveMonitor(pid: number): void {
+    if (!pid || !this.conmonCgroup) return;
+    const move = moveToCgroup(pid, this.conmonCgroup).finally(() => this.monitorMoves.delete(move));
+    this.monitorMoves.add(move);
+  }
+
+  /** Resolves once every pending monitor move has been done (daemon shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.monitorMoves]);
   }
 
   async start(id: string): Promise<void> {
@@ -439,9 +462,9 @@ export class OciRuntime {
     args.push('--exec', '--exec-process-spec', specPath, '--persist-dir', session);
     if (attach) args.push('--exec-attach');
     const conmon = spawnConmon(args, attach);
+    this.moveMonitor(conmon.child.pid ?? 0);
     let streams: AttachStreams | undefined;
     try {
-      await moveToCgroup(conmon.child.pid, this.conmonCgroup);
       await signalStart(conmon.startPipe);
       if (attach) {
         const ready = await conmon.attach!.next();
@@ -456,6 +479,10 @@ export class OciRuntime {
       const started = await conmon.sync.next();
       if (!started) throw internal('conmon exited without reporting the exec process pid');
       if (started.data < 0) throw runtimeError((await lastRuntimeError(p.ociLog)) ?? started.message ?? '');
+      readFile(join(session, 'conmon.pid'), 'utf8').then(
+        (pid) => this.moveMonitor(Number(pid.trim()) || 0),
+        () => {},
+      );
       const exitPromise = (async () => {
         // api v1: a second sync message carries the exit code; the exit file is the fallback.
         const done = await conmon.sync.next(24 * 3600_000).catch(() => undefined);
