@@ -371,9 +371,41 @@ export class OciRuntime {
   }
 
   async kill(id: string, signal: string | number = 'SIGTERM', all = false): Promise<void> {
+    const sig = parseSignal(signal);
+    // SIGKILL and --all stay with runc: it also reaps a container without a PID namespace of its own.
+    if (!all && sig !== osConstants.signals.SIGKILL && (await this.killInit(id, sig))) return;
     const args = ['kill'];
     if (all) args.push('--all');
-    await this.runtime([...args, id, String(parseSignal(signal))], 'kill');
+    await this.runtime([...args, id, String(sig)], 'kill');
+  }
+
+  /**
+   * runc's kill of the init process, without spawning runc (a `compose down` of ten services spawned
+   * ten of them at once): the pid and start time runc recorded in its state, checked against
+   * /proc/<pid>/stat as runc checks them, so a recycled pid is never signalled. False when anything
+   * differs (another runtime, no state, init gone or a zombie): the caller runs `runc kill`, which
+   * reports it in its own words.
+   */
+  private async killInit(id: string, sig: number): Promise<boolean> {
+    if (basename(this.runtimePath) !== 'runc') return false;
+    try {
+      const state = JSON.parse(await readFile(join(this.stateRoot, id, 'state.json'), 'utf8')) as {
+        init_process_pid?: number;
+        init_process_start?: number;
+      };
+      const pid = state.init_process_pid;
+      if (!pid || !state.init_process_start) return false;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces and parentheses): state is field 3,
+      // the start time field 22.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || fields[0] === 'X' || Number(fields[19]) !== state.init_process_start)
+        return false;
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async pause(id: string): Promise<void> {

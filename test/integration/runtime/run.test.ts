@@ -265,6 +265,18 @@ test('kill: SIGKILL → 137; SIGTERM through --init → 143', { skip }, async ()
   await rt!.kill(d.id, 'SIGTERM');
   assert.equal((await waitExit(d.id, d.dir)).exitCode, 143);
   await assert.rejects(rt!.kill(d.id, 'NOTASIGNAL'), /invalid signal/);
+  // Signals other than SIGKILL go to the init directly (no runc); an exited one is refused alike.
+  await assert.rejects(rt!.kill(d.id, 'SIGTERM'), (e: { status?: number }) => e.status === 409);
+  await assert.rejects(
+    rt!.kill('berthrt-does-not-exist', 'SIGTERM'),
+    (e: { status?: number }) => e.status === 404,
+  );
+  const u = newContainer();
+  await createCtr(u, { Cmd: ['sh', '-c', "trap 'exit 5' USR1; while true; do sleep 0.1; done"] });
+  await rt!.start(u.id);
+  await new Promise((r) => setTimeout(r, 300));
+  await rt!.kill(u.id, 'USR1');
+  assert.equal((await waitExit(u.id, u.dir)).exitCode, 5);
 });
 
 test('TTY: attach, echo, resize, exit code', { skip }, async () => {
