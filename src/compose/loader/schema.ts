@@ -35,6 +35,18 @@ function cacheDir(): string {
   );
 }
 
+let source: { text: string; key: string } | undefined;
+
+/** The schema's text and the key its cached validator and validation results go by. */
+function schemaSource(): { text: string; key: string } {
+  if (source) return source;
+  const path = findSchemaPath();
+  if (!path) throw internal(`compose schema not found (looked for ${SCHEMA_REL}; set BERTH_COMPOSE_SCHEMA)`);
+  const text = readFileSync(path, 'utf8');
+  source = { text, key: sha256(`${CODE_VERSION}\n${text}`).slice(7, 23) };
+  return source;
+}
+
 /** Evaluates Ajv's standalone (CommonJS) validator code, its `require` resolving from this module. */
 function loadStandalone(code: string): ValidateFunction {
   const mod: { exports: { default?: ValidateFunction } & Partial<ValidateFunction> } = { exports: {} };
@@ -51,10 +63,7 @@ function loadStandalone(code: string): ValidateFunction {
  */
 function getValidator(): ValidateFunction {
   if (validator) return validator;
-  const path = findSchemaPath();
-  if (!path) throw internal(`compose schema not found (looked for ${SCHEMA_REL}; set BERTH_COMPOSE_SCHEMA)`);
-  const text = readFileSync(path, 'utf8');
-  const key = sha256(`${CODE_VERSION}\n${text}`).slice(7, 23);
+  const { text, key } = schemaSource();
   const cached = join(cacheDir(), `compose-schema-${key}.cjs`);
   try {
     validator = loadStandalone(readFileSync(cached, 'utf8'));
@@ -131,10 +140,53 @@ function describe(e: ErrorObject): string {
   }
 }
 
+/** How many recently passed documents are remembered (a line of 32 hex digits each). */
+const PASSED_KEEP = 256;
+
+/**
+ * Documents that passed validation lately, by hash: validation is a pure function of the document and
+ * the schema, so an unchanged file (every command after the first on a project) skips loading and
+ * running the validator, which is most of a short command's own time. Only passes are remembered;
+ * a failing document is validated every time, for its error.
+ */
+const passed = {
+  file: () => join(cacheDir(), `compose-valid-${schemaSource().key}.txt`),
+  hashes: undefined as string[] | undefined,
+  load(): string[] {
+    if (this.hashes) return this.hashes;
+    try {
+      this.hashes = readFileSync(this.file(), 'utf8').split('\n').filter(Boolean);
+    } catch {
+      this.hashes = [];
+    }
+    return this.hashes;
+  },
+  has(hash: string): boolean {
+    return this.load().includes(hash);
+  },
+  add(hash: string): void {
+    const hashes = [...this.load().filter((h) => h !== hash), hash].slice(-PASSED_KEEP);
+    this.hashes = hashes;
+    try {
+      mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+      const tmp = `${this.file()}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${hashes.join('\n')}\n`, { mode: 0o600 });
+      renameSync(tmp, this.file());
+    } catch {
+      // best effort: the next run validates again
+    }
+  },
+};
+
 /** Throws a 400 naming the file and the offending path. */
 export function validateSchema(tree: unknown, file: string): void {
+  const hash = sha256(JSON.stringify(tree) ?? 'undefined').slice(7, 39);
+  if (passed.has(hash)) return;
   const validate = getValidator();
-  if (validate(tree)) return;
+  if (validate(tree)) {
+    passed.add(hash);
+    return;
+  }
   const errors = validate.errors ?? [];
   // ajv reports the innermost failure first; prefer the deepest path and an "additional property".
   const best = [...errors].sort(

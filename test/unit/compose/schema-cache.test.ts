@@ -1,5 +1,6 @@
 // The compiled Compose schema validator is cached on disk ($BERTH_CACHE_DIR): a later process validates
-// with the cached code (same errors), and a damaged cache file is compiled over.
+// with the cached code (same errors), and a damaged cache file is compiled over. Documents that passed are
+// remembered by hash, so an unchanged file is not validated again; a failing one always is.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,19 +33,26 @@ test('the schema validator is compiled once, cached, and the cached one gives th
     const good = 'services:\n  web: { image: busybox }\n';
     const bad = 'services:\n  web: { image: busybox, bogus: 1 }\n';
     assert.equal(loadIn(cache.path, dir.path, good), 'ok web');
-    const files = readdirSync(cache.path);
+    const files = readdirSync(cache.path).filter((f) => f.endsWith('.cjs'));
     assert.equal(files.length, 1);
     assert.match(files[0] as string, /^compose-schema-[0-9a-f]{16}\.cjs$/);
+    const passedFile = join(cache.path, readdirSync(cache.path).find((f) => f.startsWith('compose-valid-'))!);
+    assert.match(readFileSync(passedFile, 'utf8'), /^[0-9a-f]{32}\n$/);
     const fresh = loadIn(cache.path, dir.path, bad);
     assert.match(fresh, /^error .*services\.web.*bogus/);
     // From the cache: the same answers.
     assert.equal(loadIn(cache.path, dir.path, good), 'ok web');
     assert.equal(loadIn(cache.path, dir.path, bad), fresh);
-    // A damaged cache file is compiled over.
+    // A damaged cache file: a document that passed before is not validated again (the file stays as it
+    // is); a failing one is, and the validator is compiled over.
     const file = join(cache.path, files[0] as string);
     writeFileSync(file, 'this is not javascript {');
+    assert.equal(loadIn(cache.path, dir.path, good), 'ok web');
+    assert.equal(readFileSync(file, 'utf8'), 'this is not javascript {');
     assert.equal(loadIn(cache.path, dir.path, bad), fresh);
     assert.match(readFileSync(file, 'utf8'), /validate/);
+    // The failing document was not remembered.
+    assert.equal(readFileSync(passedFile, 'utf8').trim().split('\n').length, 1);
   } finally {
     cache.cleanup();
     dir.cleanup();
