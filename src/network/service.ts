@@ -546,11 +546,15 @@ export class NetworkService {
       throw conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
     }
     await this.stopDns(net.id);
-    await deleteLink(net.bridge);
-    this.materialized.delete(net.bridge);
     await rm(join(this.dir, `${net.id}.json`), { force: true });
     this.networks.delete(net.id);
-    await this.syncRules();
+    // The bridge's deletion waits in the kernel (RCU) and the rules' rewrite runs iptables-restore:
+    // side by side. Rules that still name a vanishing bridge, or a bridge without rules, harm nothing; a
+    // bridge that failed to go is swept as a stray link at the next start.
+    const [unlinked, synced] = await Promise.allSettled([deleteLink(net.bridge), this.syncRules()]);
+    this.materialized.delete(net.bridge);
+    if (unlinked.status === 'rejected') throw unlinked.reason;
+    if (synced.status === 'rejected') throw synced.reason;
   }
 
   /** Removes user networks without endpoints (`label` / `label!` filters as Docker's prune). */
