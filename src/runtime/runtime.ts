@@ -2,7 +2,7 @@
 // writes its log and exit code and serves attach, so containers outlive the daemon; runc's state
 // directory plus the files in the container dir are all a restarted daemon needs to re-adopt them.
 import { existsSync, constants as fsConstants, readFileSync, watch } from 'node:fs';
-import { lstat, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { basename, join } from 'node:path';
 import { PassThrough, type Readable, Writable } from 'node:stream';
@@ -381,30 +381,49 @@ export class OciRuntime {
 
   /**
    * runc's kill of the init process, without spawning runc (a `compose down` of ten services spawned
-   * ten of them at once): the pid and start time runc recorded in its state, checked against
-   * /proc/<pid>/stat as runc checks them, so a recycled pid is never signalled. False when anything
-   * differs (another runtime, no state, init gone or a zombie): the caller runs `runc kill`, which
-   * reports it in its own words.
+   * ten of them at once). False when anything differs from the plain case (another runtime, no state,
+   * init gone or a zombie): the caller runs `runc kill`, which reports it in its own words.
    */
   private async killInit(id: string, sig: number): Promise<boolean> {
-    if (basename(this.runtimePath) !== 'runc') return false;
+    const state = await this.runcState(id);
+    if (!state || (await initStatus(state)) !== 'alive') return false;
     try {
-      const state = JSON.parse(await readFile(join(this.stateRoot, id, 'state.json'), 'utf8')) as {
-        init_process_pid?: number;
-        init_process_start?: number;
-      };
-      const pid = state.init_process_pid;
-      if (!pid || !state.init_process_start) return false;
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces and parentheses): state is field 3,
-      // the start time field 22.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z' || fields[0] === 'X' || Number(fields[19]) !== state.init_process_start)
-        return false;
-      process.kill(pid, sig);
+      process.kill(state.init_process_pid!, sig);
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * runc's delete of a stopped container, without spawning runc: its cgroups (empty: the PID namespace
+   * died with its init) and its state directory, as runc removes them. False for anything else (init
+   * alive or a zombie, no PID namespace of its own, hooks to run, a cgroup still busy): runc does it.
+   */
+  private async deleteStopped(id: string): Promise<boolean> {
+    const state = await this.runcState(id);
+    if (!state?.cgroup_paths || state.config?.hooks) return false;
+    if (!state.config?.namespaces?.some((n) => n.type === 'NEWPID')) return false;
+    if ((await initStatus(state)) !== 'gone') return false;
+    // cpu and cpuacct may share one hierarchy: a path already removed is fine.
+    for (const path of new Set(Object.values(state.cgroup_paths))) {
+      try {
+        await rmdir(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      }
+    }
+    await rm(join(this.stateRoot, id), { recursive: true, force: true });
+    return true;
+  }
+
+  /** runc's state.json of a container, when the runtime is runc and the file is readable. */
+  private async runcState(id: string): Promise<RuncState | undefined> {
+    if (basename(this.runtimePath) !== 'runc') return undefined;
+    try {
+      return JSON.parse(await readFile(join(this.stateRoot, id, 'state.json'), 'utf8')) as RuncState;
+    } catch {
+      return undefined;
     }
   }
 
@@ -424,6 +443,7 @@ export class OciRuntime {
   }
 
   private async deleteState(id: string, options: { force?: boolean }): Promise<void> {
+    if (await this.deleteStopped(id)) return;
     const result = await run(this.runtimePath, [
       ...this.runtimeArgs(),
       'delete',
@@ -546,6 +566,35 @@ export class OciRuntime {
       throw err;
     }
   }
+}
+
+/** The parts of runc's state.json that berth reads. */
+interface RuncState {
+  init_process_pid?: number;
+  init_process_start?: number;
+  cgroup_paths?: Record<string, string>;
+  config?: { namespaces?: { type: string }[]; hooks?: unknown };
+}
+
+/**
+ * Whether the init runc recorded still runs, checked as runc checks it: the pid's start time in
+ * /proc/<pid>/stat must be the recorded one, so a recycled pid is never taken for it. A zombie is
+ * neither (runc calls it stopped, but its cgroup still holds it).
+ */
+async function initStatus(state: RuncState): Promise<'alive' | 'gone' | 'zombie'> {
+  const pid = state.init_process_pid;
+  if (!pid || !state.init_process_start) return 'gone';
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 'gone';
+  }
+  // Fields after the command name (which may hold spaces and parentheses): state is field 3, the
+  // start time field 22.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (Number(fields[19]) !== state.init_process_start) return 'gone';
+  return fields[0] === 'Z' || fields[0] === 'X' ? 'zombie' : 'alive';
 }
 
 /**

@@ -445,3 +445,29 @@ async function waitRmdir(dir: string): Promise<void> {
     }
   }
 }
+
+test('delete of an exited container removes its cgroups and runtime state', { skip }, async () => {
+  const c = newContainer();
+  await createCtr(c, { Cmd: ['true'] });
+  const state = JSON.parse(readFileSync(join(STATE_ROOT, c.id, 'state.json'), 'utf8')) as {
+    cgroup_paths: Record<string, string>;
+  };
+  const cgroups = Object.values(state.cgroup_paths);
+  assert.ok(cgroups.length > 0 && cgroups.every((p) => existsSync(p)), 'runc made the cgroups');
+  await rt!.start(c.id);
+  assert.equal((await waitExit(c.id, c.dir)).exitCode, 0);
+  await rt!.delete(c.id);
+  assert.deepEqual(
+    cgroups.filter((p) => existsSync(p)),
+    [],
+  );
+  assert.equal(existsSync(join(STATE_ROOT, c.id)), false);
+  // Deleting again is not an error; a running one without force is refused by runc.
+  await rt!.delete(c.id);
+  const r = newContainer();
+  await createCtr(r, { Cmd: ['sleep', '30'] });
+  await rt!.start(r.id);
+  await assert.rejects(rt!.delete(r.id), (e: { status?: number }) => e.status === 409);
+  await rt!.delete(r.id, { force: true });
+  assert.equal(existsSync(join(STATE_ROOT, r.id)), false);
+});
