@@ -426,7 +426,11 @@ export class ContainerService {
     const target = containerPaths(dir).rootfs;
     if (await isMountPoint(target)) return;
     const files = containerFiles(dir);
-    await this.deps.images.layers.mountRootfs(rec.ImageChainId, files.upper, files.work, target);
+    // A `run --rm` container's files go with it: as podman does, its overlay skips syncs (volatile),
+    // the whole-filesystem sync at its unmount among them.
+    await this.deps.images.layers.mountRootfs(rec.ImageChainId, files.upper, files.work, target, {
+      volatile: rec.HostConfig.AutoRemove === true,
+    });
   }
 
   private async unmountRootfs(rec: ContainerRecord): Promise<void> {

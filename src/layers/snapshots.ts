@@ -3,21 +3,29 @@
 import { mkdir } from 'node:fs/promises';
 import { internal, run } from '../util/index.js';
 
-/** Mounts overlay at `target` with `lowers` (top first, relative to `cwd`), upper and work dirs. */
+/**
+ * Mounts overlay at `target` with `lowers` (top first, relative to `cwd`), upper and work dirs.
+ * `volatile` (Linux 5.10+) drops the upper's syncs, the one at unmount included, which otherwise
+ * flushes the whole host filesystem: for contents that need not survive a host crash. A kernel
+ * without it gets a plain mount.
+ */
 export async function mountOverlay(
   cwd: string,
   lowers: string[],
   upperDir: string,
   workDir: string,
   target: string,
+  opts: { volatile?: boolean } = {},
 ): Promise<void> {
   await mkdir(upperDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   await mkdir(target, { recursive: true });
   const options = `lowerdir=${lowers.join(':')},upperdir=${upperDir},workdir=${workDir}`;
-  if (options.length >= 4096)
+  if (options.length >= 4096 - ',volatile'.length)
     throw internal(`overlay mount options for ${target} exceed a page (${options.length} bytes)`);
-  const res = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], { cwd });
+  const mount = (o: string) => run('mount', ['-t', 'overlay', 'overlay', '-o', o, target], { cwd });
+  let res = await mount(opts.volatile ? `${options},volatile` : options);
+  if (res.code !== 0 && opts.volatile) res = await mount(options);
   if (res.code !== 0) throw internal(`mounting overlay at ${target} failed: ${res.stderr.trim()}`);
 }
 

@@ -304,13 +304,19 @@ export class LayerStore {
    * Mounts the image rootfs: layers of `top` (or an empty lower for an image without layers) under a
    * writable upper. upperDir and workDir must be absolute and on the same filesystem.
    */
-  async mountRootfs(top: string | null, upperDir: string, workDir: string, target: string): Promise<void> {
+  async mountRootfs(
+    top: string | null,
+    upperDir: string,
+    workDir: string,
+    target: string,
+    opts: { volatile?: boolean } = {},
+  ): Promise<void> {
     const lowers = top
       ? this.chain(top)
           .reverse()
           .map((l) => `l/${l.short}`)
       : [`l/${EMPTY}`];
-    await mountOverlay(this.root, lowers, upperDir, workDir, target);
+    await mountOverlay(this.root, lowers, upperDir, workDir, target, opts);
   }
 
   async unmount(target: string): Promise<void> {

@@ -79,6 +79,24 @@ describe('run --rm: answered early, cleaned up fully', { skip, concurrency: fals
     assert.equal(await until(() => vethsOnBridge().length === 0), true, 'veth removed');
   });
 
+  test('the overlay of an AutoRemove container is volatile (no syncs); a kept one is not', async () => {
+    const rootMountOf = async (autoRemove: boolean) => {
+      const { Id } = await c.containers.create({
+        Image: 'busybox',
+        Cmd: ['sleep', '30'],
+        HostConfig: { AutoRemove: autoRemove },
+      });
+      await c.containers.start(Id);
+      const line = mountsOf(Id).find((l) => l.includes(' overlay ')) ?? '';
+      await c.containers.remove(Id, { force: true });
+      return line;
+    };
+    assert.match(await rootMountOf(true), /[,\s](volatile|fsync=volatile)(,|\s|$)/);
+    const kept = await rootMountOf(false);
+    assert.match(kept, / overlay /);
+    assert.doesNotMatch(kept, /volatile/);
+  });
+
   test('the container ran on the bridge with its address in /etc/hosts (plumbed during create)', async () => {
     const { Id } = await c.containers.create({
       Image: 'busybox',
