@@ -118,6 +118,27 @@ interface StageResult {
   config: ContainerConfig;
   author?: string;
   args: Map<string, string>;
+  /** The instruction after the one being dispatched (a COPY looks ahead for a RUN to overlap). */
+  next?: Instruction;
+  /**
+   * A COPY/ADD whose commit is still running while the next RUN already runs on its layer directory
+   * (see commitStep): `imageId` is still its parent until `done` resolves with its image.
+   */
+  pending?: PendingCommit;
+}
+
+interface PendingCommit {
+  /** The step's layer directory: the top lower of the RUN's root while the commit runs. */
+  layerDir: string;
+  /** The image the step was committed on. */
+  parent: string | null;
+  /**
+   * Starts the commit. The RUN calls it once its root is mounted (the store then moves the directory
+   * in) and the runtime is on its way; anything else that needs the image calls it too. Idempotent.
+   */
+  start: () => void;
+  /** The committed image's ID (its log line and cache entry written) once started. */
+  done: Promise<string>;
 }
 
 const LOCAL_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
@@ -246,6 +267,8 @@ class BuildRun {
   private readonly results = new Map<number, StageResult>();
   /** Clean-ups off the critical path (container removal, unmounts); the build waits for them at its end. */
   private readonly background: Promise<unknown>[] = [];
+  /** Layer directories a RUN root had as a lower: removed once the views are unmounted. */
+  private readonly leftovers: string[] = [];
 
   private defer(work: () => Promise<unknown>): void {
     this.background.push(work().catch(() => {}));
@@ -257,6 +280,12 @@ class BuildRun {
   /** Waits for the deferred clean-ups and unmounts the image views, with one umount for all of them. */
   async settle(): Promise<void> {
     while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    await this.unmountViews();
+    for (const dir of this.leftovers.splice(0))
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+
+  private async unmountViews(): Promise<void> {
     const views = this.views.splice(0);
     if (views.length === 0) return;
     const res = await run(
@@ -387,15 +416,55 @@ class BuildRun {
         this.fail(line, messageOf(err));
       }
     })();
-    for (const [i, step] of walked.steps.entries()) {
-      // The client went away: stop between steps (a running RUN finishes its step first).
-      if (this.req.signal?.aborted) throw new BuildError('build canceled: the client disconnected');
-      if (i < triggerInstrs.length) state.log(`# Executing build trigger: ${triggers[i]}\n`);
-      else state.log(`Step ${++stepNo}/${this.total} : ${step.instruction.original}\n`);
-      await this.dispatch(state, step);
+    try {
+      for (const [i, step] of walked.steps.entries()) {
+        // The client went away: stop between steps (a running RUN finishes its step first).
+        if (this.req.signal?.aborted) throw new BuildError('build canceled: the client disconnected');
+        if (i < triggerInstrs.length) state.log(`# Executing build trigger: ${triggers[i]}\n`);
+        else state.log(`Step ${++stepNo}/${this.total} : ${step.instruction.original}\n`);
+        state.next = walked.steps[i + 1]?.expanded;
+        await this.dispatch(state, step);
+      }
+      await this.awaitPending(state);
+    } catch (err) {
+      // A commit still waiting for its RUN goes on (the build's end waits for it).
+      state.pending?.start();
+      throw err;
     }
+    state.next = undefined;
     state.args = walked.args;
     return state;
+  }
+
+  /** Waits for a COPY/ADD commit that a RUN was to overlap (see commitStep); the image is then its. */
+  private async awaitPending(state: StageResult): Promise<void> {
+    const p = state.pending;
+    if (!p) return;
+    state.pending = undefined;
+    p.start();
+    state.imageId = await p.done;
+  }
+
+  /** Whether `ins` is a RUN that runs on the runtime directly (runContainer's `direct`) with no mounts. */
+  private overlaps(state: StageResult, ins: Instruction): boolean {
+    if (ins.kind !== 'RUN' || ins.mounts.length > 0) return false;
+    const network = ins.network ?? (this.req.networkMode || 'default');
+    return (
+      (network === 'none' || network === 'host') &&
+      Object.keys(state.config.Volumes ?? {}).length === 0 &&
+      this.req.rm !== false
+    );
+  }
+
+  /** An image's layers as overlay lowers, top first, relative to the layer store's root. */
+  private lowersOf(imageId: string | null): string[] {
+    const top = imageId ? this.deps.images.resolve(imageId).topChainId : null;
+    return top
+      ? this.deps.images.layers
+          .chain(top)
+          .reverse()
+          .map((l) => `l/${l.short}`)
+      : [];
   }
 
   private shellOf(state: StageResult): string[] {
@@ -426,6 +495,8 @@ class BuildRun {
         layer: { upperDir: string; adopt?: boolean; xattrs?: boolean } | null;
         cleanup?: () => Promise<void>;
       }>;
+      /** The parent was committed by this build just now: no cache entry can name it. */
+      fresh?: boolean;
     } = {},
   ): Promise<void> {
     const images = this.deps.images;
@@ -438,7 +509,7 @@ class BuildRun {
       contentChecksum: opts.contentChecksum,
       extra: `${opts.extra ?? ''}|${JSON.stringify(state.config)}|${state.author ?? ''}`,
     });
-    if (!this.req.noCache) {
+    if (!this.req.noCache && !opts.fresh) {
       const hit = await this.cache.lookup(key, (id) => images.find(id) !== undefined);
       trace.mark('lookup');
       if (hit) {
@@ -450,6 +521,52 @@ class BuildRun {
     }
     const made = opts.make ? await opts.make() : { layer: null };
     trace.mark(`make-${step.expanded.kind}`);
+    const next = state.next;
+    if (made.layer?.adopt && next?.kind === 'RUN' && this.overlaps(state, next)) {
+      // A miss, and the next step is a RUN on the runtime directly: it is a miss too (its parent is
+      // this new image), so it runs now on this layer's directory while the commit tars, compresses
+      // and stores it; the RUN's own commit waits for this one (run()).
+      const layerDir = made.layer.upperDir;
+      const log = state.log;
+      const held: string[] = [];
+      const parent = state.imageId;
+      const config = structuredClone(state.config);
+      // Removed (if the store did not take it) only once the RUN's root, which has it as a lower, is
+      // unmounted.
+      this.leftovers.push(layerDir);
+      let start!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        start = resolve;
+      });
+      const done = gate.then(async () => {
+        const rec = await images.commit({
+          parent,
+          layer: made.layer,
+          config,
+          createdBy,
+          ...(state.author ? { author: state.author } : {}),
+          recordParent: true,
+        });
+        this.cache.store(key, rec.id).catch(() => {});
+        log(` ---> ${short(rec.id)}\n`);
+        return rec.id;
+      });
+      done.then(
+        () => {
+          for (const t of held.splice(0)) log(t);
+          if (state.log === holding) state.log = log;
+        },
+        () => {
+          held.length = 0;
+          if (state.log === holding) state.log = log;
+        },
+      );
+      const holding = (t: string) => held.push(t);
+      state.log = holding;
+      state.pending = { layerDir, parent, start, done };
+      this.background.push(done.catch(() => {}));
+      return;
+    }
     let id: string;
     try {
       const rec = await images.commit({
@@ -476,6 +593,7 @@ class BuildRun {
   private async dispatch(state: StageResult, step: ScopedInstruction): Promise<void> {
     const ins = step.expanded;
     const line = ins.location.startLine;
+    if (state.pending && !(ins.kind === 'RUN' && this.overlaps(state, ins))) await this.awaitPending(state);
     const cfg = state.config;
     switch (ins.kind) {
       case 'ENV': {
@@ -587,7 +705,7 @@ class BuildRun {
     const target = join(base, 'merged');
     await mkdir(base, { recursive: true });
     try {
-      if (!(await this.mountBuildRoot(imageId, base, target)))
+      if (!(await this.mountBuildRoot(this.lowersOf(imageId), base, target)))
         await images.mountImage(imageId, join(base, 'upper'), join(base, 'work'), target);
       this.req.trace?.mark('view-mount');
     } catch (err) {
@@ -605,38 +723,35 @@ class BuildRun {
    * disk), which a build root never needs: a view (`upper` undefined) has no upper at all (lowers-only,
    * read-only; an empty directory at the bottom, as overlay wants two lowers then), and a RUN root's
    * upper is mounted `volatile` (its content is committed from the directory, never from the mount).
-   * False when the image has no layer or the options would not fit a page, or a volatile mount is
-   * refused: the caller then mounts it the usual way.
+   * False when there are no lowers or the options would not fit a page: the caller then mounts the
+   * image the usual way. A kernel that refuses `volatile` gets a plain mount.
    */
   private async mountBuildRoot(
-    imageId: string,
+    lowers: string[],
     base: string,
     target: string,
     upper?: { upperDir: string; workDir: string },
   ): Promise<boolean> {
-    const layers = this.deps.images.layers;
-    const top = this.deps.images.resolve(imageId).topChainId;
-    if (!top) return false;
-    const lowers = layers
-      .chain(top)
-      .reverse()
-      .map((l) => `l/${l.short}`);
+    if (lowers.length === 0) return false;
     const dirs = [target];
     let options: string;
     if (upper) {
-      options = `lowerdir=${lowers.join(':')},upperdir=${upper.upperDir},workdir=${upper.workDir},volatile`;
+      options = `lowerdir=${lowers.join(':')},upperdir=${upper.upperDir},workdir=${upper.workDir}`;
       dirs.push(upper.upperDir, upper.workDir);
     } else {
       const empty = join(base, 'empty');
       options = `ro,lowerdir=${[...lowers, empty].join(':')}`;
       dirs.push(empty);
     }
-    if (options.length >= 4096) return false;
+    if (options.length >= 4000) return false;
     await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
-    const res = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], { cwd: layers.root });
-    if (res.code === 0) return true;
-    if (upper) return false;
-    throw new BuildError(`mounting a view of ${imageId} failed: ${res.stderr.trim()}`, undefined, 500);
+    const mount = (o: string) =>
+      run('mount', ['-t', 'overlay', 'overlay', '-o', o, target], { cwd: this.deps.images.layers.root });
+    let res = await mount(upper ? `${options},volatile` : options);
+    if (res.code !== 0 && upper) res = await mount(options);
+    if (res.code !== 0)
+      throw new BuildError(`mounting a build root at ${target} failed: ${res.stderr.trim()}`, undefined, 500);
+    return true;
   }
 
   /** Runs `fn` on a view of an image's root (undefined for none). */
@@ -924,6 +1039,43 @@ class BuildRun {
     const network = ins.network ?? (this.req.networkMode || 'default');
     const mounts = ins.mounts.map((m) => ({ ...m }));
     const extra = `net=${network};mounts=${JSON.stringify(mounts.map((m) => ({ ...m, env: undefined })))}`;
+    const pending = state.pending;
+    if (pending) {
+      // The previous COPY/ADD is still being committed: this RUN runs on its layer directory meanwhile.
+      state.pending = undefined;
+      const env = [...step.env].map(([k, v]) => `${k}=${v}`);
+      const lowers = [pending.layerDir, ...this.lowersOf(pending.parent)];
+      const running = this.runDirect(
+        state,
+        cmd,
+        env,
+        network === 'host' ? 'host' : 'none',
+        [],
+        async () => {},
+        { lowers, started: pending.start },
+      );
+      running.then(pending.start, pending.start);
+      let parentId: string;
+      try {
+        parentId = await pending.done;
+      } catch (err) {
+        // The COPY failed: this RUN is no part of the build; its root goes with the build's views.
+        await running.then(
+          async (r) => {
+            const log = state.log;
+            state.log = () => {};
+            await r.cleanup().finally(() => {
+              state.log = log;
+            });
+          },
+          () => {},
+        );
+        throw err;
+      }
+      state.imageId = parentId;
+      await this.commitStep(state, step, createdBy, { extra, fresh: true, make: () => running });
+      return;
+    }
     await this.commitStep(state, step, createdBy, {
       extra,
       make: async () => {
@@ -1113,6 +1265,8 @@ class BuildRun {
     networkMode: 'none' | 'host',
     binds: string[],
     cleanupMounts: () => Promise<void>,
+    /** The root's lowers when they are not the image's (a COPY's layer still being committed on top). */
+    on?: { lowers: string[]; started: () => void },
   ): Promise<{ layer: { upperDir: string }; cleanup: () => Promise<void> }> {
     const images = this.deps.images;
     const id = randomId();
@@ -1128,8 +1282,11 @@ class BuildRun {
     try {
       await mkdir(etc, { recursive: true });
       const work = join(base, 'work');
-      if (!(await this.mountBuildRoot(state.imageId!, base, rootfs, { upperDir: upper, workDir: work })))
+      const lowers = on?.lowers ?? this.lowersOf(state.imageId);
+      if (!(await this.mountBuildRoot(lowers, base, rootfs, { upperDir: upper, workDir: work }))) {
+        if (on) throw new BuildError(`the root of a RUN at ${rootfs} has too many layers`, undefined, 500);
         await images.mountImage(state.imageId!, upper, work, rootfs);
+      }
       mounted = true;
       this.req.trace?.mark('run-mount');
       state.log(` ---> Running in ${short(id)}\n`);
@@ -1172,13 +1329,17 @@ class BuildRun {
         ...(hostNet ? { netns: 'host' } : {}),
       });
       this.req.trace?.mark('run-prep');
-      const code = await runToCompletion(this.deps.runtime, {
+      const running = runToCompletion(this.deps.runtime, {
         id,
         bundle: base,
         spec,
         onOutput: (text) => state.log(text),
         ...(this.req.signal ? { signal: this.req.signal } : {}),
       });
+      // The overlapped commit (whose tar and gzip keep this thread busy) starts once the runtime is on
+      // its way, not before.
+      if (on) setImmediate(on.started);
+      const code = await running;
       this.req.trace?.mark('run-runc');
       if (code !== 0) {
         throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, code);
