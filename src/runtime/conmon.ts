@@ -107,14 +107,18 @@ export interface ConmonProcess {
   parentExited: Promise<number | null>;
 }
 
-/** Spawns conmon detached from us, with the sync and start pipes (and the attach pipe for exec). */
-export function spawnConmon(args: readonly string[], withAttachPipe: boolean): ConmonProcess {
+/**
+ * Spawns conmon detached from us, with the sync and start pipes (and the attach pipe for exec), in
+ * `cwd`: conmon also writes its `oom` marker into its working directory (as podman runs it, in the
+ * bundle), which must not be wherever the daemon was started.
+ */
+export function spawnConmon(args: readonly string[], withAttachPipe: boolean, cwd: string): ConmonProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
   if (withAttachPipe) env._OCI_ATTACHPIPE = '5';
   const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
   if (withAttachPipe) stdio.push('pipe');
   // detached: conmon must survive us; it double-forks and is reparented to init.
-  const child = spawn(CONMON, args, { stdio, env, detached: true });
+  const child = spawn(CONMON, args, { stdio, env, detached: true, cwd });
   const parentExited = new Promise<number | null>((resolve, reject) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', (err) => reject(internal(`cannot run ${CONMON}: ${err.message}`, err)));

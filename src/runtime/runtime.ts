@@ -278,7 +278,7 @@ export class OciRuntime {
     });
     args.push('--persist-dir', p.persistDir);
     if (options.logSizeMax && options.logSizeMax > 0) args.push('--log-size-max', String(options.logSizeMax));
-    const conmon = spawnConmon(args, false);
+    const conmon = spawnConmon(args, false, p.bundle);
     // conmon's first process is moved while it starts the runtime (not before: see moveMonitor); the
     // monitor it forks is moved again once known, in case it was forked before the first move landed.
     this.moveMonitor(conmon.child.pid ?? 0);
@@ -513,7 +513,7 @@ export class OciRuntime {
     // Without a persist dir conmon writes its oom marker into its working directory.
     args.push('--exec', '--exec-process-spec', specPath, '--persist-dir', session);
     if (attach) args.push('--exec-attach');
-    const conmon = spawnConmon(args, attach);
+    const conmon = spawnConmon(args, attach, session);
     this.moveMonitor(conmon.child.pid ?? 0);
     let streams: AttachStreams | undefined;
     try {
