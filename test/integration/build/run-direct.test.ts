@@ -1,6 +1,7 @@
 // RUN steps without a bridge network (--network none|host) run on the OCI runtime directly (no conmon, no
 // container record): output, layer contents, user, workdir, cache mounts, a failing step's exit code and
-// output, a missing executable, and nothing left behind (mounts, runtime state, scratch directories).
+// output, a missing executable, a RUN that runs while the COPY before it commits (output order, contents,
+// cache keys, a failure), and nothing left behind (mounts, runtime state, scratch directories).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TestDaemon } from '../../helpers/daemon.js';
 import { isRoot, tempDir } from '../../helpers/index.js';
-import { DOCKER, daemonWithBusybox, runTool, writeContext } from './helpers.js';
+import { cacheUse, DOCKER, daemonWithBusybox, runTool, writeContext } from './helpers.js';
 
 const skip = !isRoot() && 'needs root';
 let d: TestDaemon;
@@ -27,9 +28,9 @@ after(async () => {
 
 const env = () => ({ ...d.env, DOCKER_BUILDKIT: '0' });
 
-async function build(name: string, dockerfile: string, network = 'none') {
+async function build(name: string, dockerfile: string, network = 'none', files: Record<string, string> = {}) {
   const ctx = join(tmp.path, name);
-  writeContext(ctx, { Dockerfile: dockerfile });
+  writeContext(ctx, { Dockerfile: dockerfile, ...files });
   return runTool(DOCKER, ['build', '--network', network, '-t', `run-direct-${name}:1`, ctx], env());
 }
 
@@ -50,6 +51,11 @@ function assertNothingLeft(): void {
   assert.deepEqual(mounts, []);
   const state = join(d.root, 'data', 'tmp', 'build-runtime');
   if (existsSync(state)) assert.deepEqual(readdirSync(state), []);
+  // Views, RUN roots and COPY layer directories are gone too (the kept contexts stay).
+  const scratch = readdirSync(join(d.root, 'data', 'tmp')).filter(
+    (n) => n !== 'build-runtime' && n !== 'build-contexts',
+  );
+  assert.deepEqual(scratch, []);
   const ps = execFileSync(DOCKER, ['ps', '-a', '-q', '--filter', 'label=io.berth.build'], {
     env: env(),
     encoding: 'utf8',
@@ -120,5 +126,76 @@ test('a RUN whose executable is missing fails naming it', { skip }, async () => 
   const r = await build('missing', 'FROM busybox\nRUN ["/no/such/tool", "x"]\n');
   assert.notEqual(r.status, 0);
   assert.match(r.stderr + r.stdout, /\/no\/such\/tool/);
+  assertNothingLeft();
+});
+
+test('a RUN right after a COPY runs while the COPY commits: output in order, contents, cache', {
+  skip,
+}, async () => {
+  const df = 'FROM busybox\nWORKDIR /app\nCOPY files/ ./\nRUN cat a.txt b.txt > /joined && ls > /list\n';
+  const files = { 'files/a.txt': 'alpha\n', 'files/b.txt': 'beta\n' };
+  const r = await build('overlap', df, 'none', files);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  // The COPY's image line comes before the RUN's step, as when the steps run one after the other.
+  assert.match(r.stdout, /Step 3\/4 : COPY files\/ \.\/\n ---> [0-9a-f]{12}\nStep 4\/4 : RUN cat/);
+  assert.match(r.stdout, /Step 4\/4 : RUN [^\n]*\n ---> Running in [0-9a-f]{12}\n/);
+  assert.equal(await runIn('run-direct-overlap:1', 'cat /joined /list'), 'alpha\nbeta\na.txt\nb.txt\n');
+  const history = execFileSync(
+    DOCKER,
+    ['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'run-direct-overlap:1'],
+    {
+      env: env(),
+      encoding: 'utf8',
+    },
+  );
+  assert.match(history, /^[^\n]*cat a\.txt b\.txt[^\n]*\n[^\n]*COPY dir:[0-9a-f]+ in \/app\/ *\n/);
+  assertNothingLeft();
+  // Both steps were cached under the same keys as ever.
+  const again = await build('overlap', df, 'none', files);
+  assert.equal(again.status, 0, again.stderr + again.stdout);
+  assert.deepEqual(
+    cacheUse(again.stdout).map((s) => s.cached),
+    [false, true, true, true],
+  );
+  // An edited source rebuilds from the COPY, and the RUN sees the new content.
+  const edited = await build('overlap', df, 'none', { ...files, 'files/b.txt': 'gamma\n' });
+  assert.equal(edited.status, 0, edited.stderr + edited.stdout);
+  assert.deepEqual(
+    cacheUse(edited.stdout).map((s) => s.cached),
+    [false, true, false, false],
+  );
+  assert.equal(await runIn('run-direct-overlap:1', 'cat /joined'), 'alpha\ngamma\n');
+  assertNothingLeft();
+});
+
+test('a failing RUN right after a COPY: its code and output, the COPY committed and cached', {
+  skip,
+}, async () => {
+  const files = { 'files/a.txt': 'alpha\n' };
+  const r = await build(
+    'overlap-fail',
+    'FROM busybox\nCOPY files/ /f/\nRUN cat /f/a.txt && exit 3\n',
+    'none',
+    files,
+  );
+  assert.equal(r.status, 3, r.stderr + r.stdout);
+  assert.match(
+    r.stdout,
+    /Step 2\/3 : COPY files\/ \/f\/\n ---> [0-9a-f]{12}\nStep 3\/3 : RUN [^\n]*\n ---> Running in [0-9a-f]{12}\nalpha\n/,
+  );
+  assert.match(r.stderr, /returned a non-zero code: 3/);
+  assertNothingLeft();
+  const fixed = await build(
+    'overlap-fail',
+    'FROM busybox\nCOPY files/ /f/\nRUN cat /f/a.txt > /out\n',
+    'none',
+    files,
+  );
+  assert.equal(fixed.status, 0, fixed.stderr + fixed.stdout);
+  assert.deepEqual(
+    cacheUse(fixed.stdout).map((s) => s.cached),
+    [false, true, false],
+  );
+  assert.equal(await runIn('run-direct-overlap-fail:1', 'cat /out'), 'alpha\n');
   assertNothingLeft();
 });
