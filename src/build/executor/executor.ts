@@ -3,7 +3,7 @@
 // layer, COPY/ADD write their layer without a container, metadata steps commit empty layers. Results are
 // cached by parent image + expanded instruction + args + source checksum.
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join, posix } from 'node:path';
@@ -754,6 +754,35 @@ class BuildRun {
     return true;
   }
 
+  /**
+   * The top layer directories of a COPY's parent image (and of its `--from` image) when everything the
+   * COPY looks up there is in them: `dest` and its parents real directories of the parent's top layer,
+   * each `--from` source (a literal path) a regular file of the source's top layer under real
+   * directories. The merged view shows exactly that layer's entries at those paths (a top layer hides
+   * nothing of its own), so no view need be mounted. Undefined when it does not hold.
+   */
+  private topLayerRoots(
+    parent: string | null,
+    sourceImage: string | null | undefined,
+    dest: string,
+    sources: string[],
+    opts: { plain: boolean },
+  ): { parent: string; src?: string } | undefined {
+    if (!opts.plain || !parent || sourceImage === null) return undefined;
+    const parentDir = this.topLayerDir(parent);
+    if (!parentDir || !pathIn(parentDir, dest, 'dir')) return undefined;
+    if (sourceImage === undefined) return { parent: parentDir };
+    if (sources.some((s) => /[*?[\\]/.test(s))) return undefined;
+    const srcDir = this.topLayerDir(sourceImage);
+    if (!srcDir || !sources.every((s) => pathIn(srcDir, s, 'file'))) return undefined;
+    return { parent: parentDir, src: srcDir };
+  }
+
+  private topLayerDir(imageId: string): string | undefined {
+    const top = this.deps.images.find(imageId)?.topChainId;
+    return top ? this.deps.images.layers.get(top).diffDir : undefined;
+  }
+
   /** Runs `fn` on a view of an image's root (undefined for none). */
   private async withRoot<T>(
     imageId: string | null,
@@ -933,7 +962,10 @@ class BuildRun {
       }
       const createdBy = this.nop(state, `${ins.kind} ${label}:${checksum.slice(0, 64)} in ${dest} `, false);
       this.req.trace?.mark('copy-key');
-      const write = async (srcRoot: string | undefined, parentRoot: string | undefined) => {
+      // `strict`: parentRoot is only the image's top layer (see topLayerDir); undefined (nothing written)
+      // when the plan would look up a parent directory there that is neither `dest` nor one of its
+      // parents nor made by the plan itself.
+      const write = async (srcRoot: string | undefined, parentRoot: string | undefined, strict = false) => {
         let destIsDir = false;
         if (parentRoot) {
           try {
@@ -944,6 +976,7 @@ class BuildRun {
         }
         const plans = await plansFor(srcRoot, destIsDir, false);
         this.req.trace?.mark('copy-plan');
+        if (strict && !plans.every((p) => parentsKnown(p, dest))) return undefined;
         const owner = ins.chown ? resolveOwner(ins.chown, parentRoot) : undefined;
         const layerDir = this.deps.images.tempDir();
         await mkdir(layerDir, { recursive: true });
@@ -967,6 +1000,16 @@ class BuildRun {
         contentChecksum: checksum,
         extra: `chown=${ins.chown ?? ''};chmod=${ins.chmodRaw ?? ''};parents=${ins.parents}`,
         make: async () => {
+          // What a plain COPY reads of the images is often all in their top layers: no views then.
+          const fast = this.topLayerRoots(state.imageId, sourceImage, dest, sources, {
+            plain: ins.kind === 'COPY' && !ins.chown && !ins.parents && extraRoot === undefined,
+          });
+          if (fast) {
+            const made = await write(fast.src ?? this.req.contextDir, fast.parent, true);
+            if (made) return made;
+          }
+          const writeAll = async (srcRoot: string | undefined, parentRoot: string | undefined) =>
+            (await write(srcRoot, parentRoot))!;
           // Both views of a COPY --from are mounted at once.
           if (sourceImage && state.imageId) {
             // Both settle before a failure is thrown: the build's end unmounts whichever did mount.
@@ -976,17 +1019,17 @@ class BuildRun {
             ]);
             if (parentRoot.status === 'rejected') throw parentRoot.reason;
             if (root.status === 'rejected') throw root.reason;
-            return write(root.value, parentRoot.value);
+            return writeAll(root.value, parentRoot.value);
           }
           return this.withRoot(state.imageId, async (parentRoot) => {
-            if (sourceImage === undefined) return write(this.req.contextDir, parentRoot);
+            if (sourceImage === undefined) return writeAll(this.req.contextDir, parentRoot);
             if (sourceImage === null) {
               const empty = this.deps.images.tempDir();
               cleanups.push(empty);
               await mkdir(empty, { recursive: true });
-              return write(empty, parentRoot);
+              return writeAll(empty, parentRoot);
             }
-            return write(await this.mountView(sourceImage), parentRoot);
+            return writeAll(await this.mountView(sourceImage), parentRoot);
           });
         },
       });
@@ -1366,6 +1409,35 @@ class BuildRun {
   private cacheMountDir(id: string): string {
     return this.cache.mountDir(id);
   }
+}
+
+/** Whether `path` (absolute in the image) is a `kind` in `dir`, every parent a real directory. */
+function pathIn(dir: string, path: string, kind: 'dir' | 'file'): boolean {
+  const parts = posix.normalize(`/${path}`).split('/').filter(Boolean);
+  let cur = dir;
+  for (const [i, part] of parts.entries()) {
+    cur = `${cur}/${part}`;
+    const st = lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) return false;
+    const last = i === parts.length - 1;
+    if (last && kind === 'file' ? !st.isFile() : !st.isDirectory()) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether every directory a plan's writes look up in the parent image (the parents of each op's
+ * destination) is `dest`, one of its parents, or a directory an earlier op of the plan makes.
+ */
+function parentsKnown(plan: CopyPlan, dest: string): boolean {
+  const known = new Set<string>(['/']);
+  for (let d = posix.normalize(`/${dest}`).replace(/\/+$/, '') || '/'; d !== '/'; d = posix.dirname(d))
+    known.add(d);
+  for (const op of plan.ops) {
+    if (!known.has(posix.dirname(op.dest))) return false;
+    if (op.kind === 'dir') known.add(op.dest.replace(/\/+$/, '') || '/');
+  }
+  return true;
 }
 
 /**

@@ -4,7 +4,7 @@
 // cache keys, a failure), and nothing left behind (mounts, runtime state, scratch directories).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -197,5 +197,70 @@ test('a failing RUN right after a COPY: its code and output, the COPY committed 
     [false, true, false],
   );
   assert.equal(await runIn('run-direct-overlap-fail:1', 'cat /out'), 'alpha\n');
+  assertNothingLeft();
+});
+
+test('a COPY read from the top layers makes the same layer as one through mounted views', {
+  skip,
+}, async () => {
+  // --chown=0:0 (what the COPY makes anyway) keeps a COPY off the top-layer path: the two layers must
+  // be the same bytes. The parents (cached, so shared) give the destination unusual metadata.
+  const head = [
+    'FROM busybox AS s',
+    'RUN mkdir -p /d/sub && echo one > /d/one && echo two > /d/sub/two && chmod 600 /d/one',
+    'FROM busybox',
+    'RUN mkdir -p /opt/app/sub && chmod 750 /opt/app && touch -d "2001-02-03 04:05:06" /opt/app',
+    'WORKDIR /opt/app',
+  ].join('\n');
+  // One context for both builds (rewritten files would get new times, hence other layers).
+  const ctx = join(tmp.path, 'toplayer');
+  const df = (chown: string) =>
+    `${head}\nCOPY ${chown}files/ ./\nCOPY ${chown}--from=s /d/one /d/sub/two ./deep/\n`;
+  writeContext(ctx, {
+    'files/a.txt': 'alpha\n',
+    'files/deep/b.txt': 'beta\n',
+    'Dockerfile.fast': df(''),
+    'Dockerfile.viewed': df('--chown=0:0 '),
+  });
+  // The last two layers' entries (type, mode, owner, size, name; the time of files only: a COPY's
+  // directory times are those of the second it ran in, either way).
+  const layers = async (name: string) => {
+    const r = await runTool(
+      DOCKER,
+      [
+        'build',
+        '--network',
+        'none',
+        '-f',
+        join(ctx, `Dockerfile.${name}`),
+        '-t',
+        `run-direct-toplayer:${name}`,
+        ctx,
+      ],
+      env(),
+    );
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const saved = join(tmp.path, `toplayer-${name}`);
+    mkdirSync(saved);
+    execFileSync(DOCKER, ['save', '-o', join(saved, 'image.tar'), `run-direct-toplayer:${name}`], {
+      env: env(),
+    });
+    execFileSync('tar', ['-xf', join(saved, 'image.tar'), '-C', saved]);
+    const manifest = JSON.parse(readFileSync(join(saved, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
+    return manifest[0]!.Layers.slice(-2).map((l) =>
+      execFileSync('tar', ['--full-time', '-tvf', join(saved, l)], { encoding: 'utf8' })
+        .split('\n')
+        .map((line) => (line.startsWith('d') ? line.replace(/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ' ') : line)),
+    );
+  };
+  const fast = await layers('fast');
+  const viewed = await layers('viewed');
+  assert.equal(fast.length, 2);
+  assert.deepEqual(fast, viewed);
+  assert.match(fast[1]!.join('\n'), /-rw------- 0\/0 +4 [^\n]* opt\/app\/deep\/one/);
+  assert.equal(
+    await runIn('run-direct-toplayer:fast', 'stat -c %a /opt/app; cat a.txt deep/b.txt deep/one deep/two'),
+    '750\nalpha\nbeta\none\ntwo\n',
+  );
   assertNothingLeft();
 });
