@@ -6,10 +6,11 @@
 // else through tsx, whose start-up then counts). RUN steps use --network none everywhere (the private
 // dockerd has no bridge; berth then runs them on runc directly, without conmon). Prints the median wall
 // time of each scenario, the ratio against berth, the speed-up over the fastest other builder, and the
-// load average before and after.
+// load average before and after. A last row, the docker CLI's floor, times the same docker 28 command
+// against a server that only drains the context and answers (no build): what no daemon can go below.
 //
 //   node --import tsx bench/build.ts [--rounds 3] [--files 300]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,24 @@ COPY --from=build /size /sums ./
 ENV MODE=prod
 LABEL org.example.bench=build
 CMD ["cat", "/opt/app/size"]
+`;
+
+/** The floor server: `node floor-server.mjs <socket>`; prints "ready" once listening. */
+const FLOOR_SERVER = `import { createServer } from 'node:http';
+import { rmSync } from 'node:fs';
+const sock = process.argv[2];
+rmSync(sock, { force: true });
+createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (!req.url.includes('/build')) {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Api-Version': '1.47', Ostype: 'linux' });
+      return res.end('OK');
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ aux: { ID: 'sha256:' + '0'.repeat(64) } }) + '\\n' + JSON.stringify({ stream: 'Successfully built 000000000000\\n' }) + '\\n');
+  });
+}).listen(sock, () => console.log('ready'));
 `;
 
 interface Tool {
@@ -218,6 +237,27 @@ async function main(): Promise<void> {
       }
     }
 
+    // The client's floor: a server (its own process: the timed builds block this one) that answers the
+    // ping and drains the context tar, then reports success.
+    const floorSock = join(tmp.path, 'floor.sock');
+    const floorServer = join(tmp.path, 'floor-server.mjs');
+    writeFileSync(floorServer, FLOOR_SERVER);
+    const floor: ChildProcess = spawn(process.execPath, [floorServer, floorSock], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    cleanups.push(() => {
+      floor.kill();
+    });
+    await new Promise<void>((resolve, reject) => {
+      floor.stdout!.once('data', () => resolve());
+      floor.once('exit', (code) => reject(new Error(`the floor server exited (${code})`)));
+    });
+    const floorEnv = { ...process.env, DOCKER_HOST: `unix://${floorSock}`, DOCKER_BUILDKIT: '0' };
+    const floorTool: Tool = {
+      name: 'docker CLI floor (no build)',
+      build: (c) => check(DOCKER28, ['build', '--network', 'none', '-t', 'bench:f', c], floorEnv),
+    };
+
     const load0 = loadavg();
     // A tool that hangs even when a build is done again is left out of the rest of the run.
     const hung = new Set<string>();
@@ -236,6 +276,8 @@ async function main(): Promise<void> {
     for (const t of tools) sample(t, () => timed(() => t.build(ctx, false)));
     const results = new Map<string, { cold: number[]; noop: number[]; edit: number[] }>();
     for (const t of tools) results.set(t.name, { cold: [], noop: [], edit: [] });
+    const floorTimes: number[] = [];
+    timed(() => floorTool.build(ctx, false));
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of tools) {
         const r = results.get(t.name)!;
@@ -245,6 +287,7 @@ async function main(): Promise<void> {
         // A fresh edit of the same file before each tool's rebuild, so every tool rebuilds from that COPY.
         r.edit.push(sample(t, () => timed(() => t.build(ctx, false))));
       }
+      floorTimes.push(timed(() => floorTool.build(ctx, false)));
     }
     const base = results.get(tools[0]!.name)!;
     const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(22))).join('');
@@ -258,6 +301,10 @@ async function main(): Promise<void> {
         `${median(xs).toFixed(0)} ms (${(median(xs) / median(b)).toFixed(2)}x)`;
       console.log(row([t.name, cell(r.cold, base.cold), cell(r.noop, base.noop), cell(r.edit, base.edit)]));
     }
+    const f = median(floorTimes);
+    console.log(
+      row([floorTool.name, '-', `${f.toFixed(0)} ms (${(f / median(base.noop)).toFixed(2)}x)`, '-']),
+    );
     // The goal: berth (docker CLI) against the fastest of the other builders.
     const others = tools.filter((t) => !t.name.startsWith('berth'));
     if (others.length > 0) {
