@@ -777,13 +777,18 @@ export class ComposeEngine {
       this.warn(`Found orphan containers (${orphans.map(nameOf).join(', ')}) for this project.`);
     const groups = new Map<string, ContainerSummary[]>();
     for (const c of targets) groups.set(serviceOf(c), [...(groups.get(serviceOf(c)) ?? []), c]);
+    const ownNetworks = Object.entries(this.project.networks).filter(([, cfg]) => !cfg.external);
+    // The project's networks are looked up while the containers go (their ids do not change).
+    const listing = ownNetworks.length
+      ? this.client.networks.list({ filters: projectFilter(this.project.name) })
+      : undefined;
+    listing?.catch(() => {});
     await this.reverseGraph([...groups.keys()], async (s) => {
       await settle((groups.get(s) ?? []).map((c) => this.removeContainer(c, opts.timeout)));
     });
 
-    const ownNetworks = Object.entries(this.project.networks).filter(([, cfg]) => !cfg.external);
-    if (ownNetworks.length) {
-      const nets = await this.client.networks.list({ filters: projectFilter(this.project.name) });
+    if (listing) {
+      const nets = await listing;
       await settle(
         ownNetworks.map(async ([key, cfg]) => {
           const name = cfg.name ?? `${this.project.name}_${key}`;
