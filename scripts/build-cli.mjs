@@ -13,6 +13,7 @@
 // from node_modules on demand): some code reaches into a package's own module instance (tar-pax.ts
 // patches tar-stream's headers module; compose's schema cache loads ajv and its standalone runtime with
 // require), and native addons cannot be bundled.
+// It also copies the Compose schema into dist/specs/ (see the end).
 // Run after tsc (npm run build): node scripts/build-cli.mjs
 import {
   existsSync,
@@ -125,5 +126,18 @@ if (existsSync(tscMain)) {
   );
   renameSync(`${tscMain}.tmp`, tscMain);
 }
+// The Compose schema goes with the build (dist/specs/), so a berth copied or installed without the
+// specs folder beside it still validates compose files; the loader finds the nearest specs/ above it.
+const schemaFrom = ['shared/specs', '../shared/specs']
+  .map((d) => `${root}${d}/compose/compose-spec.json`)
+  .find((f) => existsSync(f));
+if (schemaFrom) {
+  mkdirSync(`${root}dist/specs/compose`, { recursive: true });
+  writeFileSync(`${root}dist/specs/compose/compose-spec.json.tmp`, readFileSync(schemaFrom));
+  renameSync(
+    `${root}dist/specs/compose/compose-spec.json.tmp`,
+    `${root}dist/specs/compose/compose-spec.json`,
+  );
+} else console.warn('build-cli: compose-spec.json not found in shared/specs: dist/ has no compose schema');
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
 console.log(`bundled the CLI: ${files.length} files in dist/cli/`);
