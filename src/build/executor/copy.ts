@@ -331,6 +331,17 @@ export interface WriteOptions {
    * place afterwards: the kept build context, which replaces a changed file by a new inode.
    */
   link?: boolean;
+  /**
+   * What the writes into this (initially empty) layer directory made so far, shared by the plans of one
+   * COPY: saves a stat per file and per parent. Without it, every path is looked up.
+   */
+  made?: LayerWrites;
+}
+
+/** Paths made in a layer directory; `exact` while nothing else (an archive, a symlink) put anything there. */
+export interface LayerWrites {
+  paths: Set<string>;
+  exact: boolean;
 }
 
 const exists = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
@@ -342,8 +353,9 @@ function ensureParents(opts: WriteOptions, dest: string): void {
   for (const p of parts) {
     cur = `${cur}/${p}`;
     const target = join(opts.layerDir, cur);
-    if (existsSync(target)) continue;
+    if (opts.made?.paths.has(target) || existsSync(target)) continue;
     mkdirSync(target, { mode: 0o755 });
+    opts.made?.paths.add(target);
     if (opts.parentRoot) {
       try {
         const st = lstatSync(join(opts.parentRoot, cur));
@@ -377,7 +389,8 @@ export async function writeCopy(plan: CopyPlan, opts: WriteOptions): Promise<voi
     const { uid, gid } = ownerOf(op.stats);
     if (op.kind === 'dir') {
       ensureParents(opts, op.dest);
-      if (!existsSync(target)) mkdirSync(target);
+      if (!opts.made?.paths.has(target) && !existsSync(target)) mkdirSync(target);
+      opts.made?.paths.add(target);
       // The destination directory itself keeps the image's metadata when it exists there.
       let fromImage: Stats | undefined;
       if (opts.parentRoot && op.host !== '' && plan.ops[0] === op) {
@@ -398,7 +411,9 @@ export async function writeCopy(plan: CopyPlan, opts: WriteOptions): Promise<voi
     } else if (op.kind === 'file') {
       ensureParents(opts, op.dest);
       // The layer directory starts empty: only an earlier op of this COPY can have put something here.
-      if (exists(target)) await rm(target, { recursive: true, force: true });
+      if (opts.made?.exact ? opts.made.paths.has(target) : exists(target))
+        await rm(target, { recursive: true, force: true });
+      opts.made?.paths.add(target);
       const mode = modeOf(op.stats);
       if (opts.link && mode === (op.stats.mode & 0o7777) && op.stats.uid === uid && op.stats.gid === gid) {
         try {
@@ -413,11 +428,14 @@ export async function writeCopy(plan: CopyPlan, opts: WriteOptions): Promise<voi
       lchownSync(target, uid, gid);
       utimesSync(target, op.stats.atime, op.stats.mtime);
     } else if (op.kind === 'symlink') {
+      // Paths below a symlink resolve through it: the record no longer tells what is there.
+      if (opts.made) opts.made.exact = false;
       ensureParents(opts, op.dest);
       if (exists(target)) await rm(target, { recursive: true, force: true });
       symlinkSync(readlinkSync(op.host), target);
       lchownSync(target, uid, gid);
     } else {
+      if (opts.made) opts.made.exact = false;
       ensureParents(opts, `${op.dest}/x`);
       const tmp = `${opts.layerDir}.unpack-${Math.random().toString(16).slice(2)}`;
       await mkdir(tmp, { recursive: true });

@@ -980,8 +980,10 @@ class BuildRun {
         const owner = ins.chown ? resolveOwner(ins.chown, parentRoot) : undefined;
         const layerDir = this.deps.images.tempDir();
         await mkdir(layerDir, { recursive: true });
+        const made = { paths: new Set<string>(), exact: true };
         for (const plan of plans)
           await writeCopy(plan, {
+            made,
             layerDir,
             parentRoot,
             keepOwner,
