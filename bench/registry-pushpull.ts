@@ -11,6 +11,11 @@
 //         unpack); skopeo: `skopeo copy docker://… dir:…` (download + verify only, no unpack)
 //         Pulls alternate between the three tools for a few rounds and report medians (the machine may be
 //         shared); each round starts from an empty store / after rmi.
+//         Before each timed pull the disk settles (`sync`, then a few seconds): the root filesystem here is
+//         ext4 without a journal, whose inode allocator skips, one by one, inodes freed in the last 5 s (5
+//         min while their inode-table block is still dirty). Without the pause the pull right after a
+//         cleanup (berth's store removed, `docker rmi`) paid for the previous round's ~1000 deletions in
+//         every file and directory it created, whichever tool it was.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -86,6 +91,12 @@ async function startDistribution(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
+/** Lets what the previous step deleted stop counting as recently freed (see the header). */
+async function settle(): Promise<void> {
+  await run('sync');
+  await sleep(6000);
+}
+
 async function time(fn: () => Promise<unknown>): Promise<number> {
   await run('sync');
   const t0 = process.hrtime.bigint();
@@ -157,11 +168,14 @@ async function main(): Promise<void> {
     for (let round = 0; round < pullRounds; round++) {
       const fresh = new ImageService(join(work, `pull-${name}`));
       await fresh.init();
+      await settle();
       times.berth.push(await time(() => new Distribution({ images: fresh }).pull(ref('berth'))));
       rmSync(join(work, `pull-${name}`), { recursive: true, force: true });
+      await settle();
       times.docker.push(await time(() => docker(['pull', '-q', ref('docker')])));
       await docker(['rmi', ref('docker')]);
       const out = join(work, `skopeo-${name}`);
+      await settle();
       times.skopeo.push(
         await time(() =>
           run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref('skopeo')}`, `dir:${out}`]),
