@@ -36,6 +36,7 @@ import {
   walkStage,
 } from '../parser/index.js';
 import { type CopyPlan, makeParents, planCopy, resolveOwner, writeCopy } from './copy.js';
+import { Mounter } from './mounter.js';
 import { bindMountSource } from './mounts.js';
 import { checkBuildPlatforms } from './platform.js';
 import { downloadSource } from './remote.js';
@@ -86,6 +87,9 @@ export interface BuildDeps {
   runtime?: OciRuntime;
   pull?: (ref: string, opts: { platform?: string; progress: (message: object) => void }) => Promise<void>;
 }
+
+/** What a build run uses: the builder's dependencies, the runtime, and the mount helper. */
+type RunDeps = BuildDeps & { runtime: OciRuntime; mounter: Mounter };
 
 /** Where progress goes: Docker's `{"stream": …}` and `{"aux": …}` messages. */
 export interface BuildOutput {
@@ -160,13 +164,13 @@ const setEnv = (env: string[] | undefined, key: string, value: string) => [
 export class Builder {
   private readonly cache: BuildCache;
   private readonly contexts: ContextPool;
-  private readonly deps: BuildDeps & { runtime: OciRuntime };
+  private readonly deps: RunDeps;
 
   constructor(deps: BuildDeps) {
     // The scratch directory is emptied when the daemon starts: no stale runtime state survives there.
     const runtime =
       deps.runtime ?? new OciRuntime({ stateRoot: join(deps.dataRoot, 'tmp', 'build-runtime') });
-    this.deps = { ...deps, runtime };
+    this.deps = { ...deps, runtime, mounter: new Mounter() };
     this.cache = new BuildCache(deps.dataRoot);
     // Under the image store's scratch directory, which the daemon empties when it starts.
     this.contexts = new ContextPool(join(deps.dataRoot, 'tmp', 'build-contexts'));
@@ -288,10 +292,12 @@ class BuildRun {
   private async unmountViews(): Promise<void> {
     const views = this.views.splice(0);
     if (views.length === 0) return;
-    const res = await run(
-      'umount',
-      views.map((v) => v.target),
-    ).catch(() => ({ code: 1 }));
+    const res = await this.deps.mounter
+      .run(
+        'umount',
+        views.map((v) => v.target),
+      )
+      .catch(() => ({ code: 1 }));
     await Promise.all(
       views.map(async (v) => {
         // One that did not go: unmounted alone (lazily if busy), as everywhere else.
@@ -302,7 +308,7 @@ class BuildRun {
   }
 
   constructor(
-    private readonly deps: BuildDeps & { runtime: OciRuntime },
+    private readonly deps: RunDeps,
     private readonly cache: BuildCache,
     private readonly req: BuildRequest,
     private readonly out: BuildOutput,
@@ -746,7 +752,11 @@ class BuildRun {
     if (options.length >= 4000) return false;
     await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
     const mount = (o: string) =>
-      run('mount', ['-t', 'overlay', 'overlay', '-o', o, target], { cwd: this.deps.images.layers.root });
+      this.deps.mounter.run(
+        'mount',
+        ['-t', 'overlay', 'overlay', '-o', o, target],
+        this.deps.images.layers.root,
+      );
     let res = await mount(upper ? `${options},volatile` : options);
     if (res.code !== 0 && upper) res = await mount(options);
     if (res.code !== 0)
