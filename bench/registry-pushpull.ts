@@ -16,19 +16,33 @@
 //         min while their inode-table block is still dirty). Without the pause the pull right after a
 //         cleanup (berth's store removed, `docker rmi`) paid for the previous round's ~1000 deletions in
 //         every file and directory it created, whichever tool it was.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+// berth's client runs in this process, under the V8 flags the auto-started daemon gets
+// (DAEMON_NODE_FLAGS): the script re-runs itself with them, so GC behaves as in the daemon.
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { DAEMON_NODE_FLAGS } from '../src/cli/connect.js';
 import { Distribution } from '../src/distribution/index.js';
 import { ImageService } from '../src/images/index.js';
 import { tarDirectory } from '../src/layers/index.js';
 import { type PrivateDockerd, startDockerd } from '../test/integration/client/dockerd.js';
 import { generateTree } from './fixtures.js';
 import { median } from './stats.js';
+
+if (!DAEMON_NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, ...DAEMON_NODE_FLAGS, ...process.argv.slice(1)],
+    {
+      stdio: 'inherit',
+    },
+  );
+  process.exit(r.status ?? 1);
+}
 
 const totalMb = Number(process.argv[2] ?? 300);
 const layerCount = Number(process.argv[3] ?? 5);
@@ -128,6 +142,9 @@ async function main(): Promise<void> {
   const blobMb = manifest.layers.reduce((n, l) => n + l.size, 0) / 1048576;
   const archive = join(work, 'image.tar');
   await pipeline(await gen.save(['bench:pushpull']), createWriteStream(archive));
+  console.log(
+    `berth's client runs with V8 flags: ${process.execArgv.filter((f) => f !== 'tsx' && f !== '--import').join(' ')}`,
+  );
   console.log(
     `image: ${layerCount} layers, ${(statSync(archive).size / 1048576).toFixed(0)} MB uncompressed, ${blobMb.toFixed(0)} MB gzip blobs`,
   );
