@@ -333,19 +333,15 @@ export class OciRuntime {
    * fifo, init gone): the caller runs `runc start`, which reports the problem in its own words.
    */
   private async startByFifo(id: string): Promise<boolean> {
-    if (basename(this.runtimePath) !== 'runc') return false;
-    const dir = join(this.stateRoot, id);
-    const fifo = join(dir, 'exec.fifo');
+    const state = await this.runcState(id);
+    if (!state) return false;
+    const fifo = join(this.stateRoot, id, 'exec.fifo');
     try {
       if (!(await lstat(fifo)).isFIFO()) return false;
-      const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
-        init_process_pid?: number;
-      };
-      if (!state.init_process_pid) return false;
-      process.kill(state.init_process_pid, 0);
     } catch {
       return false;
     }
+    if ((await initStatus(state)) !== 'alive') return false;
     // The open blocks (in the thread pool) until the writer is there; an init that died after the
     // check never comes, so after a while our own non-blocking writer releases the open.
     const opening = open(fifo, 'r');
