@@ -1,10 +1,8 @@
 // Shared by the build tests: a private berth daemon with a busybox image, and a runner for CLIs.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+import { importBusybox, startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
 
 export const REPO = join(fileURLToPath(import.meta.url), '../../../..');
 export const DOCKER = '/usr/local/bin/docker';
@@ -14,22 +12,11 @@ export { type Result, runTool } from '../../helpers/index.js';
 /** A private daemon with `busybox:latest` imported from a busybox-static rootfs. */
 export async function daemonWithBusybox(): Promise<TestDaemon> {
   const d = await startTestDaemon();
-  const tmp = tempDir('berth-build-bb-');
   try {
-    const rootfs = join(tmp.path, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-    const tar = join(tmp.path, 'bb.tar');
-    execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
-    execFileSync(DOCKER, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest'], {
-      env: d.env,
-      stdio: 'ignore',
-    });
+    await importBusybox(d);
   } catch (err) {
     await d.stop();
     throw err;
-  } finally {
-    tmp.cleanup();
   }
   return d;
 }

@@ -1,44 +1,17 @@
 // Through a private berth daemon: the real docker 28 CLI and berth's CLI push, pull and log in
 // against berth's registry (POST /images/{name}/push, POST /images/create?fromImage=, POST /auth).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { berthArgv, makeBusyboxRootfs, tempDir } from '../../helpers/index.js';
+import { berthArgv, makeBusyboxRootfs, runTool, tempDir } from '../../helpers/index.js';
 import { berthRegistry, type TestRegistry } from './helpers.js';
 
 const DOCKER = '/usr/local/bin/docker';
 const BERTH = berthArgv();
-
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
 
 describe('docker and berth CLIs against a berth daemon and registry', () => {
   let d: TestDaemon;
@@ -48,8 +21,24 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
   const dir = tempDir('berth-dist-daemon-');
   let env: NodeJS.ProcessEnv;
   // Asynchronous: the registries run in this process and must keep serving while a CLI runs.
-  const docker = (args: string[], input?: string) => runCli(DOCKER, args, env, input);
-  const berth = (args: string[], input?: string) => runCli(process.execPath, [...BERTH, ...args], env, input);
+  const docker = (args: string[], input?: string) =>
+    runTool(DOCKER, args, env, { input, timeoutMs: 120_000 });
+  const berth = (args: string[], input?: string) =>
+    runTool(process.execPath, [...BERTH, ...args], env, { input, timeoutMs: 120_000 });
+  /** The saved login for `host`: an identity token, and not the password anywhere. */
+  const savedLogin = (host: string) => {
+    const cfgPath = join(dir.path, 'docker-config', 'config.json');
+    const entry = (
+      JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, Record<string, string>> }
+    ).auths[host]!;
+    assert.match(entry.identitytoken ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.ok(
+      !Buffer.from(entry.auth ?? '', 'base64')
+        .toString()
+        .includes('wonderland'),
+    );
+    return { cfgPath, entry };
+  };
 
   before(async () => {
     d = await startTestDaemon();
@@ -126,16 +115,7 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     const ok = await docker(['login', '-u', 'alice', '--password-stdin', tokened.host], 'wonderland\n');
     assert.equal(ok.status, 0, ok.stderr);
     // docker keeps the refresh token POST /auth returned instead of the password.
-    const cfgPath = join(dir.path, 'docker-config', 'config.json');
-    const entry = (
-      JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, Record<string, string>> }
-    ).auths[tokened.host]!;
-    assert.match(entry.identitytoken ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/);
-    assert.ok(
-      !Buffer.from(entry.auth ?? '', 'base64')
-        .toString()
-        .includes('wonderland'),
-    );
+    const { cfgPath, entry } = savedLogin(tokened.host);
     const push = await docker(['push', ref]);
     assert.equal(push.status, 0, push.stderr);
     assert.equal((await docker(['rmi', ref])).status, 0);
@@ -158,16 +138,7 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     assert.equal((await docker(['tag', `${open.host}/e2e/bb:1`, ref])).status, 0);
     const ok = await berth(['login', '-u', 'alice', '--password-stdin', tokened.host], 'wonderland\n');
     assert.equal(ok.status, 0, ok.stderr);
-    const cfgPath = join(dir.path, 'docker-config', 'config.json');
-    const entry = (
-      JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, Record<string, string>> }
-    ).auths[tokened.host]!;
-    assert.match(entry.identitytoken ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/);
-    assert.ok(
-      !Buffer.from(entry.auth ?? '', 'base64')
-        .toString()
-        .includes('wonderland'),
-    );
+    savedLogin(tokened.host);
     const push = await berth(['push', '-q', ref]);
     assert.equal(push.status, 0, push.stderr);
     assert.equal((await docker(['rmi', ref])).status, 0);
