@@ -74,11 +74,17 @@ async function createCtr(
 /**
  * Waits until process `pid` catches or blocks signal `sig`: a container's init ignores a signal it has
  * no handler for (PID 1), so a signal sent before its handlers are in place is lost, as with Docker.
+ * Until it has exec'd the command it is still runc's init, whose Go runtime catches every signal (and
+ * whose handlers the exec drops): that does not count.
  */
 async function handlesSignal(pid: number, sig: number): Promise<void> {
   const bit = 1n << BigInt(sig - 1);
   for (let i = 0; i < 200; i++) {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    if (/^Name:\s*runc/m.test(status)) {
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
     const mask = (name: string) =>
       BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
     if ((mask('SigCgt') | mask('SigBlk')) & bit) return;
