@@ -1,14 +1,15 @@
 // Push and pull of a ~300 MB, 5-layer image: berth's registry client vs a private dockerd (20.10) vs
 // skopeo, against berth's registry and Debian's docker-registry, side by side in one run.
 //
-//   node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5] [pullRounds=3]
+//   npm run build && node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5] [pullRounds=3]
 //
 // What each one does:
 //   push  berth: gzip blobs already in its store (as after a build, commit or pull) → registry
 //         docker: `docker push` of the image loaded from a docker-archive (dockerd compresses while pushing)
 //         skopeo: `skopeo copy docker-archive:… docker://…` (compresses while pushing)
-//   pull  berth: download + verify + unpack into a fresh store; docker: `docker pull` after rmi (download +
-//         unpack); skopeo: `skopeo copy docker://… dir:…` (download + verify only, no unpack)
+//   pull  berth: `docker pull` against a berth daemon (bin/berth's bundle, as users run it) after rmi;
+//         docker: `docker pull` against dockerd after rmi (both download + verify + unpack, both driven by
+//         the same docker CLI); skopeo: `skopeo copy docker://… dir:…` (download + verify only, no unpack)
 //         Pulls alternate between the three tools for a few rounds and report medians (the machine may be
 //         shared); each round starts from an empty store / after rmi.
 //         Before each timed pull the disk settles (`sync`, then a few seconds): the root filesystem here is
@@ -16,8 +17,9 @@
 //         min while their inode-table block is still dirty). Without the pause the pull right after a
 //         cleanup (berth's store removed, `docker rmi`) paid for the previous round's ~1000 deletions in
 //         every file and directory it created, whichever tool it was.
-// berth's client runs in this process, under the V8 flags the auto-started daemon gets
-// (DAEMON_NODE_FLAGS): the script re-runs itself with them, so GC behaves as in the daemon.
+// berth's push runs in this process, under the V8 flags the auto-started daemon gets (DAEMON_NODE_FLAGS):
+// the script re-runs itself with them, so GC behaves as in the daemon. Run `npm run build` first: the
+// pulls use the daemon of bin/berth.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -29,6 +31,7 @@ import { DAEMON_NODE_FLAGS } from '../src/cli/connect.js';
 import { Distribution } from '../src/distribution/index.js';
 import { ImageService } from '../src/images/index.js';
 import { tarDirectory } from '../src/layers/index.js';
+import { startTestDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { type PrivateDockerd, startDockerd } from '../test/integration/client/dockerd.js';
 import { generateTree } from './fixtures.js';
 import { median } from './stats.js';
@@ -51,6 +54,8 @@ const pullRounds = Math.max(1, Number(process.argv[4] ?? 3));
 const work = mkdtempSync('/var/tmp/berth-bench-pushpull-');
 const children: ChildProcess[] = [];
 let dockerd: PrivateDockerd | undefined;
+let berthd: TestDaemon | undefined;
+const REPO = join(import.meta.dirname, '..');
 const run = promisify(execFile);
 
 function freePort(): Promise<number> {
@@ -155,6 +160,11 @@ async function main(): Promise<void> {
   await run('/usr/bin/docker', ['load', '-q', '-i', archive], { env });
   const docker = (args: string[]) => run('/usr/bin/docker', args, { env, maxBuffer: 64 << 20 });
   const pushDist = new Distribution({ images: gen });
+  // Pulls go through berth's daemon as users run it (bin/berth's bundle, the daemon's V8 flags), driven by
+  // the same docker CLI as dockerd's pulls.
+  berthd = await startTestDaemon({ berthArgv: [...DAEMON_NODE_FLAGS, join(REPO, 'bin/berth')] });
+  const berthDocker = (args: string[]) =>
+    run('/usr/bin/docker', args, { env: { ...process.env, DOCKER_HOST: berthd!.host }, maxBuffer: 64 << 20 });
 
   const rows: { reg: string; op: string; berth: number; docker: number; skopeo: number }[] = [];
   for (const [name, host] of Object.entries(registries)) {
@@ -183,11 +193,9 @@ async function main(): Promise<void> {
       skopeo: [],
     };
     for (let round = 0; round < pullRounds; round++) {
-      const fresh = new ImageService(join(work, `pull-${name}`));
-      await fresh.init();
       await settle();
-      times.berth.push(await time(() => new Distribution({ images: fresh }).pull(ref('berth'))));
-      rmSync(join(work, `pull-${name}`), { recursive: true, force: true });
+      times.berth.push(await time(() => berthDocker(['pull', '-q', ref('berth')])));
+      await berthDocker(['rmi', ref('berth')]);
       await settle();
       times.docker.push(await time(() => docker(['pull', '-q', ref('docker')])));
       await docker(['rmi', ref('docker')]);
@@ -237,6 +245,7 @@ main()
   })
   .finally(async () => {
     await dockerd?.stop();
+    await berthd?.stop();
     for (const c of children.reverse()) {
       if (c.exitCode !== null) continue;
       c.kill('SIGTERM');

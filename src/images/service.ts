@@ -379,8 +379,17 @@ export class ImageService {
           repoTags: rec.repoTags.filter((t) => t !== name),
           repoDigests: rec.repoDigests.filter((d) => d !== name),
         };
-        await this.records.save(left);
         items.push({ Untagged: familiarString(ref.digest ? { ...ref, tag: undefined } : ref) });
+        // As Docker: the last tag of a repository takes that repository's digest references (a pull's
+        // repo@sha256:…) with it, so `rmi name:tag` after a pull deletes the image. An image a container
+        // uses keeps them (it stays, reachable by digest).
+        const repo = fullName(ref);
+        if (!ref.digest && !inUse && !left.repoTags.some((t) => repoOf(t) === repo)) {
+          for (const d of left.repoDigests.filter((x) => repoOf(x) === repo))
+            items.push({ Untagged: familiarDigest(d) });
+          left.repoDigests = left.repoDigests.filter((x) => repoOf(x) !== repo);
+        }
+        await this.records.save(left);
         if (left.repoTags.length + left.repoDigests.length > 0) return items;
         removedRef = true;
       }

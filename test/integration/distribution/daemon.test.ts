@@ -77,7 +77,11 @@ describe('docker and berth CLIs against a berth daemon and registry', () => {
     assert.match(push.stdout, /The push refers to repository \[127\.0\.0\.1:\d+\/e2e\/bb\]/);
     const m = /1: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(push.stdout);
     assert.ok(m, push.stdout);
-    assert.equal((await docker(['rmi', ref])).status, 0);
+    // As Docker: the image's last tag takes the pushed repo digest with it, so the image itself goes.
+    const rmi = await docker(['rmi', ref]);
+    assert.equal(rmi.status, 0, rmi.stderr);
+    assert.equal(rmi.stdout, `Untagged: ${ref}\nUntagged: ${open.host}/e2e/bb@${m[1]}\nDeleted: ${id}\n`);
+    assert.notEqual((await docker(['image', 'inspect', id])).status, 0);
     const pull = await docker(['pull', ref]);
     assert.equal(pull.status, 0, pull.stderr);
     assert.match(pull.stdout, new RegExp(`Digest: ${m[1]}`));
