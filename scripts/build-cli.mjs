@@ -58,7 +58,8 @@ function requireBuiltins(source) {
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ['src/cli/main.ts'],
+  // The layer worker (src/distribution/layer-workers.ts) is a thread's entry: a file of its own beside main.js.
+  entryPoints: { main: 'src/cli/main.ts', 'layer-worker': 'src/distribution/layer-worker.ts' },
   outdir,
   bundle: true,
   splitting: true,

@@ -15,10 +15,11 @@ import {
   type Reference,
   validateConfig,
 } from '../images/index.js';
-import { chainIds, decompress } from '../layers/index.js';
+import { type ApplyResult, applyLayer, chainIds, decompress } from '../layers/index.js';
 import { BerthError, badRequest, isBerthError, mapLimit, sha256 } from '../util/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { readBody } from './http.js';
+import { type LayerWorkers, layerWorkers } from './layer-workers.js';
 import {
   type FetchedManifest,
   fetchManifest,
@@ -243,15 +244,7 @@ async function fetchLayers(
       // parent's state); the unpacked tar must hash to the diffID the verified config names.
       const unpack = had
         ? undefined
-        : (stream: Readable) =>
-            layers
-              .ensure(parent, diffIds[i]!, async () => {
-                const out = (await decompress(stream)).stream;
-                // Errors reach the unpacker; after it gave up they must not become uncaught.
-                out.on('error', () => {});
-                return out;
-              })
-              .then(() => {});
+        : (fill: Fill) => layers.ensureFilled(parent, diffIds[i]!, fill).then(() => {});
       try {
         if (await downloadBlob(ctx, session, repo, desc, id, progress, unpack))
           createdBlobs.push(desc.digest);
@@ -295,9 +288,15 @@ async function fetchLayers(
   }
 }
 
+/** Unpacks the layer being downloaded into `dir` (an empty directory). */
+type Fill = (dir: string) => Promise<Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>>;
+/** What to do with a layer's download besides storing it: given the means to unpack it, unpack it. */
+type Unpack = (fill: Fill) => Promise<void>;
+
 /**
- * Downloads a layer into the blob store, verified, feeding a second copy to `unpack` when given;
- * retried with backoff on dropped connections.
+ * Downloads a layer into the blob store, verified, and unpacks it as it arrives when `unpack` is given;
+ * retried with backoff on dropped connections. The bytes are stored and unpacked on a worker thread
+ * (layer-workers.ts), or in process where workers cannot be started.
  */
 async function downloadBlob(
   ctx: PullContext,
@@ -306,7 +305,7 @@ async function downloadBlob(
   desc: { digest: string; size: number },
   id: string,
   progress: Progress,
-  unpack?: (stream: Readable) => Promise<void>,
+  unpack?: Unpack,
 ): Promise<boolean> {
   const { digest, size } = desc;
   const attempts = ctx.retryDelays.length + 1;
@@ -338,31 +337,19 @@ async function downloadBlob(
         refetch: (offset) =>
           session.fetch(`/v2/${repo}/blobs/${digest}`, { headers: { Range: `bytes=${offset}-` } }),
       });
-      const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-      const toUnpack = unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
-      const fail = (e: Error) => {
-        toStore.destroy(e);
-        toUnpack?.destroy(e);
-      };
       body.on('error', (e) => counter.destroy(e));
-      counter.on('error', fail);
-      // Their errors are reported through put() and unpack(); these keep late ones from going uncaught.
-      toStore.on('error', () => {});
-      toUnpack?.on('error', () => {});
       body.pipe(counter);
-      counter.pipe(toStore);
-      if (toUnpack) counter.pipe(toUnpack);
-      const [stored, unpacked] = await Promise.allSettled([
-        ctx.images.blobs.put(toStore, digest),
-        // An unpack that stops reading early (failure, or another pull unpacking the same chain) must not
-        // stall the download: whatever it leaves is drained.
-        unpack ? unpack(toUnpack!).finally(() => toUnpack!.resume()) : Promise.resolve(),
-      ]);
+      const workers = layerWorkers(ctx.concurrency);
+      const [stored, unpacked] = workers
+        ? await storeOnWorker(workers, ctx.images, counter, digest, unpack)
+        : await storeInProcess(ctx.images, counter, digest, unpack);
       if (stored.status === 'rejected') {
         body.destroy();
         throw stored.reason;
       }
       if (unpacked.status === 'rejected') {
+        // The blob was stored whole, but a layer that cannot be unpacked is not kept either.
+        if (stored.value.created) await ctx.images.blobs.delete(digest);
         const e = unpacked.reason as Error;
         throw isBerthError(e) ? e : badRequest(`failed to register layer ${digest}: ${e.message}`);
       }
@@ -391,6 +378,59 @@ async function downloadBlob(
       await sleep(delay);
     }
   }
+}
+
+type Outcome = [PromiseSettledResult<{ created: boolean }>, PromiseSettledResult<void>];
+
+/** Stores (and unpacks) `source` on a worker thread. */
+async function storeOnWorker(
+  workers: LayerWorkers,
+  images: ImageService,
+  source: Readable,
+  digest: string,
+  unpack: Unpack | undefined,
+): Promise<Outcome> {
+  const { job, done } = await workers.start(images.blobs.root, digest, unpack !== undefined);
+  try {
+    const feeding = job.feed(source);
+    const outcome = await Promise.allSettled([
+      job.stored,
+      // A layer another pull is unpacking already is not unpacked again: the worker drains it.
+      unpack ? unpack((dir) => job.unpackInto(dir)).finally(() => job.skipUnpack()) : Promise.resolve(),
+    ]);
+    await feeding;
+    return outcome;
+  } finally {
+    done();
+  }
+}
+
+/** Stores (and unpacks) `source` on this thread. */
+function storeInProcess(
+  images: ImageService,
+  source: Readable,
+  digest: string,
+  unpack: Unpack | undefined,
+): Promise<Outcome> {
+  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+  const toUnpack = unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
+  source.on('error', (e) => {
+    toStore.destroy(e);
+    toUnpack?.destroy(e);
+  });
+  // Their errors are reported through put() and unpack(); these keep late ones from going uncaught.
+  toStore.on('error', () => {});
+  toUnpack?.on('error', () => {});
+  source.pipe(toStore);
+  if (toUnpack) source.pipe(toUnpack);
+  return Promise.allSettled([
+    images.blobs.put(toStore, digest),
+    // An unpack that stops reading early (failure, or another pull unpacking the same chain) must not
+    // stall the download: whatever it leaves is drained.
+    unpack
+      ? unpack((dir) => applyLayer(toUnpack!, dir)).finally(() => toUnpack!.resume())
+      : Promise.resolve(),
+  ]);
 }
 
 /** Removes what a failed pull created and no image uses. */

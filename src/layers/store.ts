@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink } from 
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { badRequest, notFound, parseDigest, TEMP_PREFIX, writeFileAtomic } from '../util/index.js';
-import { applyLayer } from './apply.js';
+import { type ApplyResult, applyLayer } from './apply.js';
 import { chainId as computeChainId } from './chain.js';
 import { mountOverlay, unmount } from './snapshots.js';
 
@@ -131,6 +131,26 @@ export class LayerStore {
    * not. Concurrent calls for the same chain share one unpack. The unpacked content must hash to diffId.
    */
   ensure(parent: string | null, diffId: string, open: () => Promise<Readable>): Promise<LayerInfo> {
+    return this.ensureFilled(parent, diffId, async (dir) => {
+      const source = await open();
+      try {
+        return await applyLayer(source, dir);
+      } catch (err) {
+        source.destroy();
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * ensure(), with the unpacking left to `fill`: it extracts the layer into `dir` (an empty directory) and
+   * answers what applyLayer does (a pull unpacking on a worker thread).
+   */
+  ensureFilled(
+    parent: string | null,
+    diffId: string,
+    fill: (dir: string) => Promise<Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>>,
+  ): Promise<LayerInfo> {
     parseDigest(diffId);
     const chainId = computeChainId(parent, diffId);
     const have = this.cache.get(chainId);
@@ -138,7 +158,7 @@ export class LayerStore {
     let p = this.inflight.get(chainId);
     if (!p) {
       p = (async () => {
-        const staged = this.takePrestaged(diffId) ?? (await this.stage(await open()));
+        const staged = this.takePrestaged(diffId) ?? (await this.stageWith(fill));
         if (staged.diffId !== diffId) {
           await rm(staged.tmp, { recursive: true, force: true });
           throw badRequest(
@@ -222,14 +242,27 @@ export class LayerStore {
     return this.commit({ tmp, ...layer }, parent);
   }
 
-  private async stage(source: Readable, plainDigest?: Promise<string>): Promise<Staged> {
+  private stage(source: Readable, plainDigest?: Promise<string>): Promise<Staged> {
+    return this.stageWith(async (dir) => {
+      try {
+        return await applyLayer(source, dir, plainDigest ? { plainDigest } : {});
+      } catch (err) {
+        source.destroy();
+        throw err;
+      }
+    });
+  }
+
+  /** Unpacks a layer into a new temp directory with `fill`; nothing is left behind when it fails. */
+  private async stageWith(
+    fill: (dir: string) => Promise<Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>>,
+  ): Promise<Staged> {
     const tmp = join(this.layersDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true });
     try {
-      const r = await applyLayer(source, join(tmp, 'diff'), plainDigest ? { plainDigest } : {});
+      const r = await fill(join(tmp, 'diff'));
       return { tmp, diffId: r.diffId, size: r.size, tarSize: r.tarSize };
     } catch (err) {
-      source.destroy();
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Distribution } from '../../../src/distribution/index.js';
+import { layerWorkers } from '../../../src/distribution/layer-workers.js';
 import {
   berthRegistry,
   distributionRegistry,
@@ -22,9 +23,9 @@ import {
 const digestOf = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** A one-file layer as a plain tar (diffID) and gzip (blob). */
-function layer(content: string): { tar: Buffer; gz: Buffer } {
+function layer(content: string, name = 'hello.txt'): { tar: Buffer; gz: Buffer } {
   const header = Buffer.alloc(512);
-  header.write('hello.txt', 0);
+  header.write(name, 0);
   header.write('0000644\0', 100);
   header.write('0000000\0', 108);
   header.write('0000000\0', 116);
@@ -49,8 +50,8 @@ interface FakeImage {
   layer: Buffer;
 }
 
-function fakeImage(seed: string, configOverride?: Buffer): FakeImage {
-  const l = layer(`content ${seed}\n`);
+function fakeImage(seed: string, configOverride?: Buffer, entryName?: string): FakeImage {
+  const l = layer(`content ${seed}\n`, entryName);
   const config =
     configOverride ??
     Buffer.from(
@@ -196,6 +197,40 @@ describe('pull from a misbehaving registry', () => {
     await dist.pull(`${fake.host}/dropone:latest`, { progress: (m) => msgs.push(m) });
     assert.ok(msgs.some((m) => /^Retrying in \d+ seconds?$/.test(m.status ?? '')));
     assert.ok(store.images.find(`${fake.host}/dropone:latest`));
+  });
+
+  test('a layer whose tar escapes its directory is refused, naming the entry', async () => {
+    fake.add('escape', 'latest', fakeImage('escape', undefined, '../escaped.txt'));
+    await failsCleanly(
+      'escape:latest',
+      /unsafe tar entry "\.\.\/escaped\.txt": path escapes the layer directory/,
+    );
+    assert.equal(existsSync(join(store.images.layers.root, '..', 'escaped.txt')), false);
+  });
+
+  test('pulls store and unpack layers on worker threads, which started', () => {
+    const workers = layerWorkers(3);
+    assert.ok(workers, 'the layer worker file is found beside the distribution module');
+    assert.equal(workers.broken, false);
+  });
+
+  test('in process (BERTH_PULL_WORKERS=0) the same cases end the same way', async () => {
+    process.env.BERTH_PULL_WORKERS = '0';
+    try {
+      assert.equal(layerWorkers(3), null);
+      fake.add('corrupt-here', 'latest', fakeImage('corrupt-here'), 'corrupt');
+      await failsCleanly(
+        'corrupt-here:latest',
+        /filesystem layer verification failed for digest sha256:[a-f0-9]{64}/,
+      );
+      fake.add('dropone-here', 'latest', fakeImage('dropone-here'), 'drop-once');
+      await dist.pull(`${fake.host}/dropone-here:latest`);
+      fake.add('escape-here', 'latest', fakeImage('escape-here', undefined, '../escaped.txt'));
+      await failsCleanly('escape-here:latest', /unsafe tar entry "\.\.\/escaped\.txt"/);
+      assert.ok(store.images.find(`${fake.host}/dropone-here:latest`));
+    } finally {
+      delete process.env.BERTH_PULL_WORKERS;
+    }
   });
 
   test('malformed manifests name what is wrong', async () => {
