@@ -80,16 +80,15 @@ async function waitUp(url: string, child: ChildProcess, name: string): Promise<v
   throw new Error(`${name} did not answer on ${url}`);
 }
 
-/** berth's registry in its own process (so the client and server do not share an event loop). */
+/** berth's registry in its own process, as users start it (`berth registry serve`, from the build). */
 async function startBerthRegistry(): Promise<string> {
   const port = await freePort();
   const root = join(work, 'reg-berth');
-  const code = `import { startRegistry } from './src/registry/index.ts';
-await startRegistry({ root: ${JSON.stringify(root)}, addr: '127.0.0.1:${port}' });`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-    cwd: join(import.meta.dirname, '..'),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(REPO, 'bin/berth'), 'registry', 'serve', '-q', '--root', root, '--addr', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   children.push(child);
   await waitUp(`http://127.0.0.1:${port}`, child, 'berth registry');
   return `127.0.0.1:${port}`;
