@@ -26,6 +26,9 @@ function workerFile(): string | undefined {
   return undefined;
 }
 
+/** What an unpack reports (as applyLayer does). */
+type Unpacked = Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>;
+
 const fromWire = (e: WireError): Error =>
   e.status === undefined ? new Error(e.message) : new BerthError(e.status, e.message);
 
@@ -35,7 +38,7 @@ export class LayerJob {
   readonly stored: Promise<{ created: boolean }>;
   private resolveStored!: (v: { created: boolean }) => void;
   private rejectStored!: (e: Error) => void;
-  private unpacked?: { resolve: (r: ApplyResult) => void; reject: (e: Error) => void };
+  private unpacked?: { resolve: (r: Unpacked) => void; reject: (e: Error) => void };
   private unacked = 0;
   private wake: (() => void) | undefined;
   private feedError: Error | undefined;
@@ -60,7 +63,7 @@ export class LayerJob {
         this.resolveStored({ created: m.created });
         return;
       case 'unpacked':
-        this.unpacked?.resolve({ diffId: m.diffId, size: m.size, tarSize: m.tarSize, compression: 'gzip' });
+        this.unpacked?.resolve({ diffId: m.diffId, size: m.size, tarSize: m.tarSize });
         return;
       case 'failed':
         // A store that failed because the download did is reported with the download's own error.
@@ -106,8 +109,8 @@ export class LayerJob {
   }
 
   /** Unpacks the download into `dir` (an empty directory); the unpacked tar's digest comes back. */
-  unpackInto(dir: string): Promise<ApplyResult> {
-    return new Promise<ApplyResult>((resolve, reject) => {
+  unpackInto(dir: string): Promise<Unpacked> {
+    return new Promise<Unpacked>((resolve, reject) => {
       if (this.workerError) return reject(this.workerError);
       this.unpacked = { resolve, reject };
       this.send({ t: 'unpack', dir });

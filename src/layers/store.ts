@@ -131,15 +131,7 @@ export class LayerStore {
    * not. Concurrent calls for the same chain share one unpack. The unpacked content must hash to diffId.
    */
   ensure(parent: string | null, diffId: string, open: () => Promise<Readable>): Promise<LayerInfo> {
-    return this.ensureFilled(parent, diffId, async (dir) => {
-      const source = await open();
-      try {
-        return await applyLayer(source, dir);
-      } catch (err) {
-        source.destroy();
-        throw err;
-      }
-    });
+    return this.ensureFilled(parent, diffId, async (dir) => unpackStream(await open(), dir));
   }
 
   /**
@@ -243,14 +235,7 @@ export class LayerStore {
   }
 
   private stage(source: Readable, plainDigest?: Promise<string>): Promise<Staged> {
-    return this.stageWith(async (dir) => {
-      try {
-        return await applyLayer(source, dir, plainDigest ? { plainDigest } : {});
-      } catch (err) {
-        source.destroy();
-        throw err;
-      }
-    });
+    return this.stageWith((dir) => unpackStream(source, dir, plainDigest));
   }
 
   /** Unpacks a layer into a new temp directory with `fill`; nothing is left behind when it fails. */
@@ -354,5 +339,19 @@ export class LayerStore {
 
   async unmount(target: string): Promise<void> {
     await unmount(target);
+  }
+}
+
+/** applyLayer, destroying `source` when it fails so that whatever feeds it stops. */
+async function unpackStream(
+  source: Readable,
+  dir: string,
+  plainDigest?: Promise<string>,
+): Promise<ApplyResult> {
+  try {
+    return await applyLayer(source, dir, plainDigest ? { plainDigest } : {});
+  } catch (err) {
+    source.destroy();
+    throw err;
   }
 }
