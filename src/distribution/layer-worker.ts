@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { BlobStore } from '../images/blobs.js';
 import { applyLayer } from '../layers/apply.js';
 import { isBerthError } from '../util/index.js';
+import { teeDownload } from './util.js';
 
 /** Messages from the main thread. */
 export type ToWorker =
@@ -50,17 +51,8 @@ port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'start': {
       const input = new PassThrough({ highWaterMark: 1 << 20 });
-      const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-      const toUnpack = m.unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
-      // pipe() does not pass errors on: an aborted download must fail both consumers.
-      input.on('error', (e) => {
-        toStore.destroy(e);
-        toUnpack?.destroy(e);
-      });
-      toStore.on('error', () => {});
-      toUnpack?.on('error', () => {});
-      input.pipe(toStore);
-      if (toUnpack) input.pipe(toUnpack);
+      // An aborted download fails both consumers.
+      const { toStore, toUnpack } = teeDownload(input, m.unpack);
       new BlobStore(m.blobsRoot).put(toStore, m.digest).then(
         (r) => post({ t: 'stored', created: r.created }),
         (e: unknown) => post({ t: 'failed', part: 'store', error: wire(e) }),

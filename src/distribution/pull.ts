@@ -1,7 +1,7 @@
 // Pull: manifest (or index → platform manifest), config and layers fetched and verified, layers
 // downloaded a few at a time into the blob store and unpacked as soon as each one is complete, then the
 // image registered. A failed pull removes the blobs and layers it created.
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   familiarName,
   familiarString,
@@ -31,7 +31,7 @@ import {
 import { resumableBody } from './resume.js';
 import { errorFrom, RegistryRequestError, type RegistrySession } from './session.js';
 import type { BlobSources } from './sources.js';
-import { ByteCounter, Semaphore, shortDigest, sleep, TruncatedError } from './util.js';
+import { ByteCounter, Semaphore, shortDigest, sleep, TruncatedError, teeDownload } from './util.js';
 
 export type Progress = (message: object) => void;
 
@@ -412,17 +412,7 @@ function storeInProcess(
   digest: string,
   unpack: Unpack | undefined,
 ): Promise<Outcome> {
-  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-  const toUnpack = unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
-  source.on('error', (e) => {
-    toStore.destroy(e);
-    toUnpack?.destroy(e);
-  });
-  // Their errors are reported through put() and unpack(); these keep late ones from going uncaught.
-  toStore.on('error', () => {});
-  toUnpack?.on('error', () => {});
-  source.pipe(toStore);
-  if (toUnpack) source.pipe(toUnpack);
+  const { toStore, toUnpack } = teeDownload(source, unpack !== undefined);
   return Promise.allSettled([
     images.blobs.put(toStore, digest),
     // An unpack that stops reading early (failure, or another pull unpacking the same chain) must not

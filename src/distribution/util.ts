@@ -1,6 +1,6 @@
 // Small helpers shared by pull and push: a semaphore, byte counting with
 // throttled progress, and the short IDs Docker shows per layer.
-import { Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 
 export class Semaphore {
   private active = 0;
@@ -62,3 +62,26 @@ export class TruncatedError extends Error {
 export const shortDigest = (digest: string) => digest.replace(/^[a-z0-9]+:/, '').slice(0, 12);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Two copies of a layer download: one for the blob store and, when `unpack` is set, one for the unpacker.
+ * A failure of `source` fails both; their own errors reach whoever reads them.
+ */
+export function teeDownload(
+  source: Readable,
+  unpack: boolean,
+): { toStore: PassThrough; toUnpack?: PassThrough } {
+  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+  const toUnpack = unpack ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
+  // pipe() does not pass errors on.
+  source.on('error', (e) => {
+    toStore.destroy(e);
+    toUnpack?.destroy(e);
+  });
+  // Reported through the store's and the unpacker's promises; these keep late ones from going uncaught.
+  toStore.on('error', () => {});
+  toUnpack?.on('error', () => {});
+  source.pipe(toStore);
+  if (toUnpack) source.pipe(toUnpack);
+  return toUnpack ? { toStore, toUnpack } : { toStore };
+}
