@@ -263,18 +263,40 @@ function docker(args: string[]): Promise<string> {
 
 const psRows = (trunc = true) => containers.map((c) => containerRow(c, { trunc }));
 
+/**
+ * berth's rows and the docker CLI's output, both taken within one wall-clock second: a container created
+ * 40 s ago reads "40 seconds ago" or "41 seconds ago" depending on the instant.
+ */
+async function psBoth(berth: () => string, args: string[]): Promise<[string, string]> {
+  for (;;) {
+    const second = Math.floor(Date.now() / 1000);
+    const ours = berth();
+    const theirs = await docker(args);
+    if (Math.floor(Date.now() / 1000) === second) return [ours, theirs];
+  }
+}
+
 test('docker ps (default table)', { skip }, async () => {
-  assert.equal(formatRows(undefined, psRows(), PS_FORMAT), await docker(['ps', '-a']));
+  const [ours, theirs] = await psBoth(() => formatRows(undefined, psRows(), PS_FORMAT), ['ps', '-a']);
+  assert.equal(ours, theirs);
 });
 
 test('docker ps --no-trunc', { skip }, async () => {
-  assert.equal(formatRows(undefined, psRows(false), PS_FORMAT), await docker(['ps', '-a', '--no-trunc']));
+  const [ours, theirs] = await psBoth(
+    () => formatRows(undefined, psRows(false), PS_FORMAT),
+    ['ps', '-a', '--no-trunc'],
+  );
+  assert.equal(ours, theirs);
 });
 
 test('docker ps with custom table columns', { skip }, async () => {
   const format =
     'table {{.ID}}\\t{{.Label "com.example.a"}}\\t{{.Labels}}\\t{{.Mounts}}\\t{{.LocalVolumes}}\\t{{.Networks}}\\t{{.Size}}\\t{{.State}}\\t{{.CreatedAt}}';
-  assert.equal(formatRows(format, psRows(), PS_FORMAT), await docker(['ps', '-a', '--format', format]));
+  const [ours, theirs] = await psBoth(
+    () => formatRows(format, psRows(), PS_FORMAT),
+    ['ps', '-a', '--format', format],
+  );
+  assert.equal(ours, theirs);
 });
 
 test('docker ps --format json and plain templates', { skip }, async () => {
@@ -284,11 +306,11 @@ test('docker ps --format json and plain templates', { skip }, async () => {
     '{{.ID}}\\t{{.Image}}',
     '{{upper .Names}} {{split .Labels ","}} {{len .Names}}',
   ]) {
-    assert.equal(
-      formatRows(format, psRows(), PS_FORMAT),
-      await docker(['ps', '-a', '--format', format]),
-      format,
+    const [ours, theirs] = await psBoth(
+      () => formatRows(format, psRows(), PS_FORMAT),
+      ['ps', '-a', '--format', format],
     );
+    assert.equal(ours, theirs, format);
   }
   const imgs = images.flatMap((i) => imageRows(i));
   assert.equal(formatRows('json', imgs, IMAGES_FORMAT), await docker(['images', '--format', 'json']));
@@ -303,11 +325,11 @@ test('docker ps --format json and plain templates', { skip }, async () => {
     await docker(['volume', 'ls', '--format', '{{json .}}']),
   );
   for (const format of ['table', 'table {{.Names}}\t{{json .Ports}}']) {
-    assert.equal(
-      formatRows(format, psRows(), PS_FORMAT),
-      await docker(['ps', '-a', '--format', format]),
-      format,
+    const [ours, theirs] = await psBoth(
+      () => formatRows(format, psRows(), PS_FORMAT),
+      ['ps', '-a', '--format', format],
     );
+    assert.equal(ours, theirs, format);
   }
 });
 
