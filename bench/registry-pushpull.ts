@@ -17,6 +17,10 @@
 //         min while their inode-table block is still dirty). Without the pause the pull right after a
 //         cleanup (berth's store removed, `docker rmi`) paid for the previous round's ~1000 deletions in
 //         every file and directory it created, whichever tool it was.
+//         This VM also hands freed memory back to its host (virtio_balloon free page reporting), so the
+//         page cache a pull writes after the pause costs a fault on the host per page (a first 450 MB
+//         write: 1.5 s of system time, against 0.14 s into memory freed a moment before). Every tool pays
+//         it alike; it narrows the ratios.
 // berth's push runs in this process, under the V8 flags the auto-started daemon gets (DAEMON_NODE_FLAGS):
 // the script re-runs itself with them, so GC behaves as in the daemon. Run `npm run build` first: the
 // pulls use the daemon of bin/berth.
