@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ApplyResult } from '../layers/index.js';
+import type { UnpackedLayer } from '../layers/index.js';
 import { BerthError } from '../util/index.js';
 import type { FromWorker, ToWorker, WireError } from './layer-worker.js';
 
@@ -26,9 +26,6 @@ function workerFile(): string | undefined {
   return undefined;
 }
 
-/** What an unpack reports (as applyLayer does). */
-type Unpacked = Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>;
-
 const fromWire = (e: WireError): Error =>
   e.status === undefined ? new Error(e.message) : new BerthError(e.status, e.message);
 
@@ -38,7 +35,7 @@ export class LayerJob {
   readonly stored: Promise<{ created: boolean }>;
   private resolveStored!: (v: { created: boolean }) => void;
   private rejectStored!: (e: Error) => void;
-  private unpacked?: { resolve: (r: Unpacked) => void; reject: (e: Error) => void };
+  private unpacked?: { resolve: (r: UnpackedLayer) => void; reject: (e: Error) => void };
   private unacked = 0;
   private wake: (() => void) | undefined;
   private feedError: Error | undefined;
@@ -109,8 +106,8 @@ export class LayerJob {
   }
 
   /** Unpacks the download into `dir` (an empty directory); the unpacked tar's digest comes back. */
-  unpackInto(dir: string): Promise<Unpacked> {
-    return new Promise<Unpacked>((resolve, reject) => {
+  unpackInto(dir: string): Promise<UnpackedLayer> {
+    return new Promise<UnpackedLayer>((resolve, reject) => {
       if (this.workerError) return reject(this.workerError);
       this.unpacked = { resolve, reject };
       this.send({ t: 'unpack', dir });
@@ -192,12 +189,12 @@ export class LayerWorkers {
       if (m.t === 'ready') ready = true;
       else this.jobs.get(w)?.onMessage(m);
     });
-    w.once('exit', () => {
+    w.on('error', (err) => gone(new Error(`layer worker failed: ${err.message}`)));
+    w.on('exit', (code) => {
       // A worker that could not even load will not load next time: pulls go on in process.
       if (!ready) this.broken = true;
+      gone(new Error(`layer worker exited (code ${code})`));
     });
-    w.on('error', (err) => gone(new Error(`layer worker failed: ${err.message}`)));
-    w.on('exit', (code) => gone(new Error(`layer worker exited (code ${code})`)));
     return w;
   }
 

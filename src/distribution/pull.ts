@@ -15,7 +15,7 @@ import {
   type Reference,
   validateConfig,
 } from '../images/index.js';
-import { type ApplyResult, applyLayer, chainIds, decompress } from '../layers/index.js';
+import { applyLayer, chainIds, decompress, type LayerFill } from '../layers/index.js';
 import { BerthError, badRequest, isBerthError, mapLimit, sha256 } from '../util/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { readBody } from './http.js';
@@ -244,7 +244,7 @@ async function fetchLayers(
       // parent's state); the unpacked tar must hash to the diffID the verified config names.
       const unpack = had
         ? undefined
-        : (fill: Fill) => layers.ensureFilled(parent, diffIds[i]!, fill).then(() => {});
+        : (fill: LayerFill) => layers.ensureFilled(parent, diffIds[i]!, fill).then(() => {});
       try {
         if (await downloadBlob(ctx, session, repo, desc, id, progress, unpack))
           createdBlobs.push(desc.digest);
@@ -288,10 +288,8 @@ async function fetchLayers(
   }
 }
 
-/** Unpacks the layer being downloaded into `dir` (an empty directory). */
-type Fill = (dir: string) => Promise<Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>>;
 /** What to do with a layer's download besides storing it: given the means to unpack it, unpack it. */
-type Unpack = (fill: Fill) => Promise<void>;
+type Unpack = (fill: LayerFill) => Promise<void>;
 
 /**
  * Downloads a layer into the blob store, verified, and unpacks it as it arrives when `unpack` is given;

@@ -6,4 +6,10 @@ export { type TarOptions, type TarResult, tarDirectory } from './diff.js';
 export { ParallelGzip } from './pgzip.js';
 export { cleanEntryName } from './safe-path.js';
 export { mountOverlay, unmount } from './snapshots.js';
-export { type LayerInfo, LayerStore, type PrestagedLayer } from './store.js';
+export {
+  type LayerFill,
+  type LayerInfo,
+  LayerStore,
+  type PrestagedLayer,
+  type UnpackedLayer,
+} from './store.js';

@@ -28,6 +28,11 @@ export interface LayerInfo {
 
 const EMPTY = 'empty';
 
+/** What unpacking a layer reports (as applyLayer does). */
+export type UnpackedLayer = Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>;
+/** Unpacks a layer into `dir`, an empty directory. */
+export type LayerFill = (dir: string) => Promise<UnpackedLayer>;
+
 /** An unpacked layer waiting for its chain (see prestage). */
 export interface PrestagedLayer {
   readonly diffId: string;
@@ -138,11 +143,7 @@ export class LayerStore {
    * ensure(), with the unpacking left to `fill`: it extracts the layer into `dir` (an empty directory) and
    * answers what applyLayer does (a pull unpacking on a worker thread).
    */
-  ensureFilled(
-    parent: string | null,
-    diffId: string,
-    fill: (dir: string) => Promise<Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>>,
-  ): Promise<LayerInfo> {
+  ensureFilled(parent: string | null, diffId: string, fill: LayerFill): Promise<LayerInfo> {
     parseDigest(diffId);
     const chainId = computeChainId(parent, diffId);
     const have = this.cache.get(chainId);
@@ -239,9 +240,7 @@ export class LayerStore {
   }
 
   /** Unpacks a layer into a new temp directory with `fill`; nothing is left behind when it fails. */
-  private async stageWith(
-    fill: (dir: string) => Promise<Pick<ApplyResult, 'diffId' | 'size' | 'tarSize'>>,
-  ): Promise<Staged> {
+  private async stageWith(fill: LayerFill): Promise<Staged> {
     const tmp = join(this.layersDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true });
     try {
