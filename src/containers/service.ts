@@ -997,25 +997,31 @@ export class ContainerService {
     this.publish(rec, 'restart');
   }
 
+  // Under the container's lock, as the other lifecycle operations: two pauses (or unpauses) at once, as
+  // `docker unpause c c` sends them, must not both see the old state.
   async pause(ref: string): Promise<void> {
     const rec = this.store.get(ref);
-    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
-    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
-    await this.deps.runtime.pause(rec.Id);
-    rec.State.Paused = true;
-    rec.State.Status = 'paused';
-    await this.store.save(rec, TRANSIENT);
-    this.publish(rec, 'pause');
+    await this.exclusive(rec.Id, async () => {
+      if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+      if (rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
+      await this.deps.runtime.pause(rec.Id);
+      rec.State.Paused = true;
+      rec.State.Status = 'paused';
+      await this.store.save(rec, TRANSIENT);
+      this.publish(rec, 'pause');
+    });
   }
 
   async unpause(ref: string): Promise<void> {
     const rec = this.store.get(ref);
-    if (!rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
-    await this.deps.runtime.resume(rec.Id);
-    rec.State.Paused = false;
-    rec.State.Status = 'running';
-    await this.store.save(rec, TRANSIENT);
-    this.publish(rec, 'unpause');
+    await this.exclusive(rec.Id, async () => {
+      if (!rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
+      await this.deps.runtime.resume(rec.Id);
+      rec.State.Paused = false;
+      rec.State.Status = 'running';
+      await this.store.save(rec, TRANSIENT);
+      this.publish(rec, 'unpause');
+    });
   }
 
   // ------------------------------------------------------------------ wait

@@ -171,7 +171,11 @@ test('containers: lifecycle calls on a running container', { skip }, async () =>
     await client.containers.start(c.Id);
     await client.containers.pause(c.Id);
     assert.equal((await client.containers.inspect(c.Id)).State?.Status, 'paused');
-    await client.containers.unpause(c.Id);
+    // Two unpauses at once (as `docker unpause c c` sends them): one wins, the other finds it running.
+    const both = await Promise.allSettled([client.containers.unpause(c.Id), client.containers.unpause(c.Id)]);
+    assert.deepEqual(both.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const lost = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.match((lost.reason as Error).message, /is not paused/);
     const top = await client.containers.top(c.Id);
     assert.ok(top.Titles?.includes('PID'));
     const stats = await client.containers.stats(c.Id, { oneShot: true });
