@@ -1,7 +1,12 @@
 // Push and pull of a ~300 MB, 5-layer image: berth's registry client vs a private dockerd (20.10) vs
 // skopeo, against berth's registry and Debian's docker-registry, side by side in one run.
 //
-//   npm run build && node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5] [pullRounds=3]
+//   npm run build && node --import tsx bench/registry-pushpull.ts [totalMB=300] [layers=5] [pullRounds=3] [store]
+//
+// store: where the two daemons keep their data (images, layers). `ext4` (the default): each daemon on an
+// ext4 filesystem of its own with a journal (mkfs.ext4's defaults, loop-mounted from a file the bench
+// makes), as /var/lib/docker is on a typical install. `root`: both under /tmp on this VM's root
+// filesystem, which is ext4 *without* a journal; see "the disk" below for what that costs every tool.
 //
 // What each one does:
 //   push  berth: gzip blobs already in its store (as after a build, commit or pull) → registry
@@ -12,11 +17,15 @@
 //         the same docker CLI); skopeo: `skopeo copy docker://… dir:…` (download + verify only, no unpack)
 //         Pulls alternate between the three tools for a few rounds and report medians (the machine may be
 //         shared); each round starts from an empty store / after rmi.
-//         Before each timed pull the disk settles (`sync`, then a few seconds): the root filesystem here is
-//         ext4 without a journal, whose inode allocator skips, one by one, inodes freed in the last 5 s (5
-//         min while their inode-table block is still dirty). Without the pause the pull right after a
-//         cleanup (berth's store removed, `docker rmi`) paid for the previous round's ~1000 deletions in
-//         every file and directory it created, whichever tool it was.
+//         The disk: the root filesystem here is ext4 without a journal, whose inode allocator skips, one by
+//         one, inodes freed in the last 5 s, or in the last 5 min when their inode-table block is dirty -
+//         and a pull dirties those blocks itself as it creates files next to them. So on `root` every pull
+//         after an rmi (its own tool's, or another tool's in the same block groups) scans past the ~1000
+//         inodes freed before it, for every file it creates: 10-15% of the machine's CPU during a pull
+//         (perf: find_inode_bit → recently_deleted), paid by whichever tool pulls. A journaled ext4 has no
+//         such scan, and a filesystem per daemon keeps the tools out of each other's block groups.
+//         Before each timed pull the disk settles either way (`sync`, then a few seconds), so the deletes
+//         of the round before are written out and at least the 5-s window has passed.
 //         This VM also hands freed memory back to its host (virtio_balloon free page reporting), so the
 //         page cache a pull writes after the pause costs a fault on the host per page (a first 450 MB
 //         write: 1.5 s of system time, against 0.14 s into memory freed a moment before). Every tool pays
@@ -25,7 +34,15 @@
 // the script re-runs itself with them, so GC behaves as in the daemon. Run `npm run build` first: the
 // pulls use the daemon of bin/berth.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -54,9 +71,12 @@ if (!DAEMON_NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
 const totalMb = Number(process.argv[2] ?? 300);
 const layerCount = Number(process.argv[3] ?? 5);
 const pullRounds = Math.max(1, Number(process.argv[4] ?? 3));
+const store = process.argv[5] ?? 'ext4';
+if (store !== 'ext4' && store !== 'root') throw new Error(`store must be ext4 or root, not ${store}`);
 
 const work = mkdtempSync('/var/tmp/berth-bench-pushpull-');
 const children: ChildProcess[] = [];
+const filesystems: string[] = [];
 let dockerd: PrivateDockerd | undefined;
 let berthd: TestDaemon | undefined;
 const REPO = join(import.meta.dirname, '..');
@@ -113,6 +133,27 @@ async function startDistribution(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
+/**
+ * A daemon's data root for `store` (see the header): undefined on `root` (the daemon's default under
+ * /tmp), else the mount point of a new journaled ext4, made in a sparse file under the bench's work dir.
+ */
+function dataRoot(name: string): string | undefined {
+  if (store === 'root') return undefined;
+  const image = join(work, `${name}.ext4`);
+  writeFileSync(image, '');
+  truncateSync(image, 8 * 2 ** 30);
+  // Inode tables and journal written now, not by a kernel thread during the pulls.
+  const made = spawnSync('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image], {
+    stdio: 'inherit',
+  });
+  if (made.status !== 0) throw new Error(`mkfs.ext4 failed on ${image}`);
+  const mountPoint = mkdtempSync(`/tmp/berth-bench-${name}-`);
+  const r = spawnSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`could not mount ${image} on ${mountPoint}`);
+  filesystems.push(mountPoint);
+  return mountPoint;
+}
+
 /** Lets what the previous step deleted stop counting as recently freed (see the header). */
 async function settle(): Promise<void> {
   await run('sync');
@@ -154,18 +195,24 @@ async function main(): Promise<void> {
     `berth's client runs with V8 flags: ${process.execArgv.filter((f) => f !== 'tsx' && f !== '--import').join(' ')}`,
   );
   console.log(
+    `daemons' data: ${store === 'ext4' ? 'an ext4 with a journal each (loop-mounted)' : '/tmp on the root filesystem (ext4, no journal)'}`,
+  );
+  console.log(
     `image: ${layerCount} layers, ${(statSync(archive).size / 1048576).toFixed(0)} MB uncompressed, ${blobMb.toFixed(0)} MB gzip blobs`,
   );
 
   const registries = { berth: await startBerthRegistry(), distribution: await startDistribution() };
-  dockerd = await startDockerd();
+  dockerd = await startDockerd({ dataRoot: dataRoot('docker') });
   const env = { ...process.env, DOCKER_HOST: dockerd.host };
   await run('/usr/bin/docker', ['load', '-q', '-i', archive], { env });
   const docker = (args: string[]) => run('/usr/bin/docker', args, { env, maxBuffer: 64 << 20 });
   const pushDist = new Distribution({ images: gen });
   // Pulls go through berth's daemon as users run it (bin/berth's bundle, the daemon's V8 flags), driven by
   // the same docker CLI as dockerd's pulls.
-  berthd = await startTestDaemon({ berthArgv: [...DAEMON_NODE_FLAGS, join(REPO, 'bin/berth')] });
+  berthd = await startTestDaemon({
+    berthArgv: [...DAEMON_NODE_FLAGS, join(REPO, 'bin/berth')],
+    dataRoot: dataRoot('berth'),
+  });
   const berthDocker = (args: string[]) =>
     run('/usr/bin/docker', args, { env: { ...process.env, DOCKER_HOST: berthd!.host }, maxBuffer: 64 << 20 });
 
@@ -253,6 +300,11 @@ main()
       if (c.exitCode !== null) continue;
       c.kill('SIGTERM');
       for (let i = 0; i < 40 && c.exitCode === null; i++) await sleep(250);
+    }
+    for (const mountPoint of filesystems) {
+      // What a daemon left mounted inside (an overlay, dockerd's own) goes with it.
+      spawnSync('umount', ['-R', mountPoint], { stdio: 'inherit' });
+      rmSync(mountPoint, { recursive: true, force: true });
     }
     rmSync(work, { recursive: true, force: true });
   });

@@ -58,11 +58,17 @@ async function waitForSocket(client: EngineClient, child: ChildProcess, logPath:
   throw new Error(`berth daemon did not answer within 20 s: ${readFileSync(logPath, 'utf8')}`);
 }
 
-/** `berthArgv`: how to run berth (node arguments before `daemon`); the tree's CLI by default. */
-export async function startTestDaemon(opts: { berthArgv?: string[] } = {}): Promise<TestDaemon> {
+/**
+ * `berthArgv`: how to run berth (node arguments before `daemon`); the tree's CLI by default. `dataRoot`:
+ * where the daemon keeps its data (the caller's to clean up), for a bench that wants it on a filesystem
+ * of its choosing; a directory of the test's own by default.
+ */
+export async function startTestDaemon(
+  opts: { berthArgv?: string[]; dataRoot?: string } = {},
+): Promise<TestDaemon> {
   const root = mkdtempSync('/tmp/berth-e2e-');
   const net = netSettings();
-  const dataRoot = join(root, 'data');
+  const dataRoot = opts.dataRoot ?? join(root, 'data');
   const execRoot = join(root, 'run');
   const socket = join(root, 'berth.sock');
   const logPath = join(root, 'daemon.log');

@@ -10,15 +10,18 @@ export interface PrivateDockerd {
   stop(): Promise<void>;
 }
 
-/** Starts dockerd with its own data/exec roots under a short /tmp path (socket paths are limited to 108 bytes). */
-export async function startDockerd(): Promise<PrivateDockerd> {
+/**
+ * Starts dockerd with its own data/exec roots under a short /tmp path (socket paths are limited to 108
+ * bytes); `dataRoot` puts its data elsewhere (the caller's to clean up).
+ */
+export async function startDockerd(opts: { dataRoot?: string } = {}): Promise<PrivateDockerd> {
   const dir = mkdtempSync('/tmp/bdk-');
   const socketPath = join(dir, 'd.sock');
   const child: ChildProcess = spawn(
     'dockerd',
     [
       '--data-root',
-      join(dir, 'root'),
+      opts.dataRoot ?? join(dir, 'root'),
       '--exec-root',
       join(dir, 'exec'),
       '--pidfile',
