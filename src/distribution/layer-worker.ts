@@ -78,7 +78,8 @@ port.on('message', (m: ToWorker) => {
         post({ t: 'failed', part: 'unpack', error: { message: 'no layer to unpack in this job' } });
         return;
       }
-      applyLayer(toUnpack, m.dir)
+      // This thread is the layer's own: it writes the files itself rather than through the thread pool.
+      applyLayer(toUnpack, m.dir, { blocking: true })
         .then(
           (r) => post({ t: 'unpacked', diffId: r.diffId, size: r.size, tarSize: r.tarSize }),
           (e: unknown) => post({ t: 'failed', part: 'unpack', error: wire(e) }),

@@ -3,7 +3,6 @@
 // daemon holds none. Where the worker's file cannot be found (an unusual install layout) callers fall
 // back to doing the work in process.
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -231,9 +230,10 @@ export function layerWorkers(concurrency: number): LayerWorkers | null {
   if (process.env.BERTH_PULL_WORKERS === '0') return null;
   if (shared === undefined) {
     const file = workerFile();
-    shared = file
-      ? new LayerWorkers(file, Math.max(1, Math.min(concurrency, availableParallelism(), 4)))
-      : null;
+    // A worker for each concurrent download, even beyond the cores: a download waiting for a worker
+    // stalls, while the threads of several share the cores well (part of each one's work runs on the
+    // thread pool: inflating, storing the blob).
+    shared = file ? new LayerWorkers(file, Math.max(1, Math.min(concurrency, 4))) : null;
   }
   return shared?.broken ? null : shared;
 }

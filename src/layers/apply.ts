@@ -74,6 +74,14 @@ export interface ApplyOptions {
    * store). For an uncompressed layer that is the diffID, so the bytes need not be hashed twice.
    */
   plainDigest?: Promise<string>;
+  /**
+   * Whether the calling thread may block on file writes (a worker thread of its own): small files are
+   * then written at once on it, not handed to the thread pool. That saves a pool round trip (a wake-up
+   * of another thread each way) for each of open, write, chmod, utimes and close of every file, which on
+   * a busy machine costs more than the writes. The event loop of the main thread must not block: there
+   * the writes go to the pool, overlapping with the parsing.
+   */
+  blocking?: boolean;
 }
 
 export async function applyLayer(
@@ -177,7 +185,7 @@ export async function applyLayer(
           case 'file':
           case 'contiguous-file': {
             await clearTarget(rel, false);
-            if ((h.size ?? 0) <= FILE_ASYNC) {
+            if (!opts.blocking && (h.size ?? 0) <= FILE_ASYNC) {
               const chunks: Buffer[] = [];
               let len = 0;
               for await (const chunk of entry as AsyncIterable<Buffer>) {
@@ -206,7 +214,8 @@ export async function applyLayer(
                 while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
                 size += chunk.length;
               }
-              fchownSync(fd, uid, gid);
+              // A new file already belongs to us, unless a setgid directory hands it its group.
+              if (anySetgid || uid !== OWN_UID || gid !== OWN_GID) fchownSync(fd, uid, gid);
               fchmodSync(fd, mode);
               futimesSync(fd, mtime, mtime);
             } finally {
