@@ -146,7 +146,7 @@ export async function startTestDaemon(
       const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
         .split('\n')
         .map((l) => l.split(' ')[4])
-        .filter((m): m is string => !!m && m.startsWith(root))
+        .filter((m): m is string => !!m && (m.startsWith(root) || m.startsWith(`${dataRoot}/`)))
         .sort((a, b) => b.length - a.length);
       for (const m of mounts) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
       await new NetworkService({
