@@ -185,6 +185,8 @@ export async function applyLayer(
           case 'file':
           case 'contiguous-file': {
             await clearTarget(rel, false);
+            // A new file already belongs to us, unless a setgid directory hands it its group.
+            const chown = anySetgid || uid !== OWN_UID || gid !== OWN_GID;
             if (!opts.blocking && (h.size ?? 0) <= FILE_ASYNC) {
               const chunks: Buffer[] = [];
               let len = 0;
@@ -193,8 +195,6 @@ export async function applyLayer(
                 len += chunk.length;
               }
               size += len;
-              // A new file already belongs to us, unless a setgid directory hands it its group.
-              const chown = anySetgid || uid !== OWN_UID || gid !== OWN_GID;
               await writes.add(
                 rel,
                 len,
@@ -214,8 +214,7 @@ export async function applyLayer(
                 while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
                 size += chunk.length;
               }
-              // A new file already belongs to us, unless a setgid directory hands it its group.
-              if (anySetgid || uid !== OWN_UID || gid !== OWN_GID) fchownSync(fd, uid, gid);
+              if (chown) fchownSync(fd, uid, gid);
               fchmodSync(fd, mode);
               futimesSync(fd, mtime, mtime);
             } finally {
